@@ -1,0 +1,224 @@
+"""The ``newsqa`` command line (also ``python -m bot``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from index.errors import NewsQAError
+
+from . import console
+from .settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index-dir", type=Path, help="index directory (default: $INDEX_DIR, else data/index)")
+    p.add_argument("--corpus", help="corpus name (default: $CORPUS, else 'default')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsqa", description="Cited answers from news articles.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    index = sub.add_parser("index", help="build and manage the index")
+    isub = index.add_subparsers(dest="action", required=True)
+    p = isub.add_parser("build", help="rebuild a corpus from its source folder and added documents")
+    p.add_argument("--source", type=Path, help="folder of .txt/.md/.html articles (default: $SEEDS_DIR, else seeds/)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON, no progress bar")
+    _common(p)
+    p = isub.add_parser("add", help="add files or URLs to a corpus")
+    p.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
+    p.add_argument("--title", help="title to use (only with a single input)")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+    p = isub.add_parser("remove", help="remove a document from a corpus")
+    p.add_argument("doc_id")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+    for name, text in (("list", "list the indexed documents"), ("stats", "show index statistics")):
+        p = isub.add_parser(name, help=text)
+        p.add_argument("--json", action="store_true")
+        _common(p)
+
+    p = sub.add_parser("ask", help="answer a question (or a batch of questions) with cited sentences")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--questions", type=Path, help="file with one question per line, or JSON lines with a 'question' key")
+    p.add_argument("-k", type=int, default=None, help="number of passages (default: $ANSWER_TOP_K, else 3)")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+
+    p = sub.add_parser("figures", help="list key figures, ranked by a topic when one is given")
+    p.add_argument("topic", nargs="?")
+    p.add_argument("--doc", help="only this document id")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--json", action="store_true")
+    _common(p)
+
+    p = sub.add_parser("chat", help="console chat: the bot's answers in a terminal (reads piped questions too)")
+    _common(p)
+    p = sub.add_parser("run", help="start the Discord bot when DISCORD_TOKEN is set, else the console chat")
+    _common(p)
+    p = sub.add_parser("sync", help="sync slash commands globally (may take up to an hour to appear)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"newsqa: configuration error: {exc}", file=sys.stderr)
+        return 2
+    from .runtime import setup_logging
+
+    setup_logging(settings.log_level if not getattr(args, "json", False) else "WARNING")
+    try:
+        return _dispatch(args, settings)
+    except NewsQAError as exc:
+        print(f"newsqa: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "run":
+        if settings.discord_token:
+            from .main import run_bot
+
+            print("DISCORD_TOKEN is set: starting the Discord bot.", file=sys.stderr)
+            return run_bot(settings)
+        print("DISCORD_TOKEN is not set: starting the console chat instead (see README to run the Discord bot).",
+              file=sys.stderr)
+        args.command = "chat"
+    if args.command == "sync":
+        from .main import run_sync
+
+        return run_sync(settings)
+
+    from .runtime import ensure_corpus, make_engine, tqdm_progress
+
+    corpus = args.corpus or settings.corpus
+    engine = make_engine(settings, args.index_dir)
+    as_json = getattr(args, "json", False)
+
+    if args.command == "index":
+        if args.action in ("build", "add", "remove"):
+            progress, close = tqdm_progress(not as_json and sys.stderr.isatty())
+            try:
+                if args.action == "build":
+                    report = engine.build(corpus, args.source, progress=progress)
+                elif args.action == "add":
+                    docs = _load_inputs(args.inputs, args.title, settings)
+                    report = engine.add(docs, corpus=corpus, progress=progress)
+                else:
+                    report = engine.remove(args.doc_id, corpus=corpus, progress=progress)
+            finally:
+                close()
+            if as_json:
+                print(json.dumps(asdict(report)))
+            else:
+                print(
+                    f"{args.action}: corpus {report.corpus} now has {report.documents} documents, "
+                    f"{report.sentences} sentences, {report.figures} figures "
+                    f"(embedded {report.embedded} new sentences, {report.seconds:.1f} s)"
+                    + (f"; added {', '.join(report.added)}" if report.added else "")
+                    + (f"; removed {', '.join(report.removed)}" if report.removed else "")
+                )
+            return 0
+        ensure_corpus(engine, corpus, quiet=as_json)
+        if args.action == "list":
+            docs = engine.documents(corpus)
+            print(json.dumps([asdict(d) for d in docs]) if as_json else console.format_documents(docs))
+        else:
+            stats = engine.stats(corpus)
+            print(json.dumps(asdict(stats)) if as_json else console.format_stats(stats))
+        return 0
+
+    ensure_corpus(engine, corpus, quiet=as_json)
+    k = args.k if getattr(args, "k", None) else settings.answer_top_k
+    if args.command == "ask":
+        return _ask(engine, args, corpus, k)
+    if args.command == "figures":
+        figures = engine.figures(args.topic, corpus=corpus, doc_id=args.doc, limit=args.limit)
+        print(json.dumps([f.to_dict() for f in figures]) if as_json else console.format_figures(figures))
+        return 0
+    if args.command == "chat":
+        from .chat import run_chat
+
+        return run_chat(engine, corpus, k)
+    raise AssertionError(args.command)
+
+
+def _load_inputs(inputs: list[str], title: str | None, settings: Settings) -> list:
+    from dataclasses import replace
+
+    from index.documents import load_path, load_url
+
+    if title and len(inputs) != 1:
+        raise NewsQAError("--title goes with a single input; add the files one at a time to give each a title")
+    docs = []
+    for item in inputs:
+        if item.startswith(("http://", "https://")) or "://" in item:
+            doc = load_url(item, max_bytes=settings.max_upload_bytes, timeout=settings.fetch_timeout,
+                           allow_private=settings.allow_private_urls)
+        else:
+            doc = load_path(Path(item), max_bytes=settings.max_upload_bytes)
+        docs.append(replace(doc, title=title) if title else doc)
+    return docs
+
+
+def _read_questions(path: Path) -> list[str]:
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NewsQAError(f"questions file {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise NewsQAError(f"questions file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    questions = []
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise NewsQAError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(obj.get("question"), str):
+                raise NewsQAError(f"{path}:{number}: JSON line has no string 'question' key")
+            questions.append(obj["question"])
+        else:
+            questions.append(line)
+    return questions
+
+
+def _ask(engine, args: argparse.Namespace, corpus: str, k: int) -> int:
+    if args.questions:
+        if args.question:
+            raise NewsQAError("give either a QUESTION or --questions FILE, not both")
+        questions = _read_questions(args.questions)
+        failed = 0
+        for question, result in zip(questions, engine.ask_many(questions, corpus=corpus, k=k)):
+            if isinstance(result, NewsQAError):
+                failed += 1
+                print(json.dumps({"question": question, "error": str(result)}, ensure_ascii=False))
+            elif args.json:
+                print(json.dumps(result.to_dict(), ensure_ascii=False))
+            else:
+                print(f"Q: {question}\n{console.format_answer(result)}\n")
+        return 1 if failed else 0
+    if not args.question:
+        raise NewsQAError('give a question, e.g. newsqa ask "How much did allies spend on defense?"')
+    answer = engine.ask(args.question, corpus=corpus, k=k)
+    print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else console.format_answer(answer))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

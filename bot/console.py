@@ -1,0 +1,65 @@
+"""Plain-text rendering of answers and figures for the terminal (the console chat and the CLI)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from index.models import Answer, DocumentInfo, Figure, IndexStats
+
+NO_ANSWER = "I couldn't find that in the indexed articles."
+
+
+def _quote(text: str, width: int = 88) -> str:
+    return textwrap.fill(" ".join(text.split()), width=width, initial_indent="  > ", subsequent_indent="    ")
+
+
+def format_answer(answer: Answer) -> str:
+    """An answer as the console chat prints it: the same passages and citations the bot shows."""
+    lines: list[str] = []
+    if not answer.answered:
+        lines.append(NO_ANSWER)
+        if answer.hits:
+            lines.append(f"Closest passages (confidence {answer.confidence:.0%}, not an answer):")
+    for hit in answer.hits:
+        lines.append(f"[{hit.rank}] {hit.text.strip()}")
+        if hit.context.strip() != hit.text.strip():
+            lines.append(_quote(hit.context))
+        lines.append(f"    — {hit.citation.label}, sentence {hit.sentence} ({hit.citation.link or hit.source})")
+    if answer.answered:
+        lines.append(f"confidence {answer.confidence:.0%}")
+    return "\n".join(lines)
+
+
+def format_figures(figures: list[Figure]) -> str:
+    if not figures:
+        return "No figures found."
+    lines = []
+    for i, f in enumerate(figures, 1):
+        lines.append(f"{i:>2}. {f.text} — {f.label}")
+        if f.citation:
+            lines.append(f"    [{f.citation.label}, sentence {f.sentence}] {f.sentence_text.strip()}")
+    return "\n".join(lines)
+
+
+def format_documents(docs: list[DocumentInfo]) -> str:
+    if not docs:
+        return "No documents."
+    lines = []
+    for d in docs:
+        date = f", {d.published}" if d.published else ""
+        lines.append(f"{d.doc_id}: {d.title}{date} — {d.sentences} sentences, {d.figures} figures, {d.chars:,} chars")
+        lines.append(f"    {d.url or d.source}")
+    return "\n".join(lines)
+
+
+def format_stats(stats: IndexStats) -> str:
+    return "\n".join(
+        [
+            f"corpus:      {stats.corpus} (generation {stats.generation}, built {stats.built_at})",
+            f"documents:   {stats.documents}",
+            f"sentences:   {stats.sentences}",
+            f"figures:     {stats.figures}",
+            f"model:       {stats.model} ({stats.dimension} dimensions)",
+            f"index:       {stats.index_type}, {stats.extra.get('bytes_on_disk', 0):,} bytes",
+        ]
+    )

@@ -1,0 +1,80 @@
+"""Start-up helpers shared by the CLI and the bot: logging, the engine, progress bars."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from index.engine import Engine, EngineSettings, Progress
+from index.errors import IndexMissingError
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("sentence_transformers", "transformers", "httpx", "urllib3", "trafilatura", "bm25s"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def engine_settings(settings: Settings) -> EngineSettings:
+    return EngineSettings(
+        seeds_dir=settings.seeds_dir,
+        retrieval=settings.retrieval(),
+        max_question_chars=settings.max_question_chars,
+    )
+
+
+def make_engine(settings: Settings, index_dir: Path | None = None) -> Engine:
+    """Load the embedding model (once per process) and open the index directory."""
+    from index.embed import SentenceTransformerEncoder  # imports torch: only when an engine is needed
+
+    encoder = SentenceTransformerEncoder(settings.embed_model)
+    return Engine(Path(index_dir or settings.index_dir), encoder, engine_settings(settings))
+
+
+def tqdm_progress(enabled: bool) -> tuple[Progress | None, Callable[[], None]]:
+    """A progress callback drawing a tqdm bar on stderr when ``enabled``, and a function to close it."""
+    if not enabled:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="sent", file=sys.stderr, leave=False)
+        bar.n = done
+        bar.refresh()
+
+    def close() -> None:
+        for bar in bars.values():
+            bar.close()
+
+    return progress, close
+
+
+def ensure_corpus(engine: Engine, corpus: str, *, quiet: bool = False) -> None:
+    """Build a corpus from the seeds when it has no index yet, saying so on stderr."""
+    if engine.has_corpus(corpus):
+        return
+    if not quiet:
+        print(f"No index for corpus {corpus!r} yet: building it from {engine.settings.seeds_dir}/ ...", file=sys.stderr)
+    progress, close = tqdm_progress(not quiet and sys.stderr.isatty())
+    try:
+        engine.ensure(corpus, progress=progress)
+    finally:
+        close()
+    if not engine.has_corpus(corpus):  # pragma: no cover - ensure() raises on failure
+        raise IndexMissingError(f"corpus {corpus!r} could not be built")

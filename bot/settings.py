@@ -1,0 +1,133 @@
+"""The one place that reads configuration: ``.env`` (python-dotenv), then the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from index.errors import NewsQAError
+from index.search import RetrievalSettings
+
+
+class SettingsError(NewsQAError):
+    """A setting is missing or malformed; the message names it."""
+
+
+DEFAULT_THRESHOLD = RetrievalSettings().threshold
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of newsqa; ``.env.example`` documents each key."""
+
+    discord_token: str | None = field(default=None, repr=False)  # never printed
+    discord_guild_id: int | None = None
+    ask_channel_ids: frozenset[int] = frozenset()
+    admin_role_ids: frozenset[int] = frozenset()
+    audit_channel_id: int | None = None
+    index_dir: Path = Path("data/index")
+    seeds_dir: Path = Path("seeds")
+    embed_model: str | None = None
+    log_level: str = "INFO"
+    corpus: str = "default"
+    answer_top_k: int = 3
+    answer_threshold: float = DEFAULT_THRESHOLD
+    max_question_chars: int = 2000
+    max_upload_bytes: int = 5_000_000
+    fetch_timeout: float = 15.0
+    allow_private_urls: bool = False
+    approximate_above: int = 200_000
+    cooldown_questions: int = 5
+    cooldown_seconds: float = 30.0
+
+    def retrieval(self) -> RetrievalSettings:
+        return RetrievalSettings(threshold=self.answer_threshold, approximate_above=self.approximate_above)
+
+
+def _int(env: Mapping[str, str], key: str, default: int | None, *, minimum: int | None = None) -> int | None:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r} is not a whole number") from None
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{key}={value} is too small; it must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float, *, low: float, high: float) -> float:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{key}={value} is out of range; use a value from {low} to {high}")
+    return value
+
+
+def _ids(env: Mapping[str, str], key: str) -> frozenset[int]:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return frozenset()
+    out = set()
+    for part in raw.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit():
+            raise SettingsError(f"{key} must be a comma-separated list of numeric Discord ids; {part!r} is not one")
+        out.add(int(part))
+    return frozenset(out)
+
+
+def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{key}={raw!r} is not true or false")
+
+
+def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``.env`` (if present), let the environment override it, and validate every value."""
+    env: dict[str, str] = {}
+    if env_file is not None and Path(env_file).exists():
+        env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+    token = env.get("DISCORD_TOKEN", "").strip() or None
+    level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    return Settings(
+        discord_token=token,
+        discord_guild_id=_int(env, "DISCORD_GUILD_ID", None, minimum=1),
+        ask_channel_ids=_ids(env, "ASK_CHANNEL_IDS"),
+        admin_role_ids=_ids(env, "ADMIN_ROLE_IDS"),
+        audit_channel_id=_int(env, "AUDIT_CHANNEL_ID", None, minimum=1),
+        index_dir=Path(env.get("INDEX_DIR", "").strip() or "data/index"),
+        seeds_dir=Path(env.get("SEEDS_DIR", "").strip() or "seeds"),
+        embed_model=env.get("EMBED_MODEL", "").strip() or None,
+        log_level=level,
+        corpus=env.get("CORPUS", "").strip() or "default",
+        answer_top_k=_int(env, "ANSWER_TOP_K", 3, minimum=1) or 3,
+        answer_threshold=_float(env, "ANSWER_THRESHOLD", DEFAULT_THRESHOLD, low=0.0, high=1.0),
+        max_question_chars=_int(env, "MAX_QUESTION_CHARS", 2000, minimum=10) or 2000,
+        max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 5_000_000, minimum=1000) or 5_000_000,
+        fetch_timeout=_float(env, "FETCH_TIMEOUT", 15.0, low=1.0, high=300.0),
+        allow_private_urls=_bool(env, "ALLOW_PRIVATE_URLS", False),
+        approximate_above=_int(env, "APPROXIMATE_ABOVE", 200_000, minimum=1) or 200_000,
+        cooldown_questions=_int(env, "COOLDOWN_QUESTIONS", 5, minimum=1) or 5,
+        cooldown_seconds=_float(env, "COOLDOWN_SECONDS", 30.0, low=0.0, high=3600.0),
+    )

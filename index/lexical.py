@@ -1,0 +1,64 @@
+"""BM25 over sentences and paragraphs, with bm25s and an English Snowball stemmer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+
+log = logging.getLogger(__name__)
+
+_STEMMER = Stemmer.Stemmer("english")
+
+
+def _tokenize(texts: Sequence[str]) -> list[list[str]]:
+    return bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False
+    )
+
+
+class LexicalIndex:
+    """A BM25 index whose scores come back as one dense array, aligned with the texts it was built on."""
+
+    def __init__(self, retriever: bm25s.BM25 | None, size: int) -> None:
+        self._retriever = retriever
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+        """Index ``texts``; an empty list gives an index that scores nothing."""
+        if not texts:
+            return cls(None, 0)
+        retriever = bm25s.BM25()
+        # bm25s drops documents whose tokens are all stopwords only if asked; keep alignment.
+        retriever.index(_tokenize(texts), show_progress=False)
+        return cls(retriever, len(texts))
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "size").write_text(str(self.size))
+        if self._retriever is not None:
+            self._retriever.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        size = int((folder / "size").read_text())
+        if size == 0:
+            return cls(None, 0)
+        retriever = bm25s.BM25.load(str(folder), show_progress=False, mmap=False)
+        return cls(retriever, size)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every indexed text for ``query`` (zeros when no query word is known)."""
+        if self._retriever is None:
+            return np.zeros(0, dtype=np.float32)
+        tokens = _tokenize([query])[0]
+        vocab = self._retriever.vocab_dict
+        tokens = [t for t in tokens if t in vocab]
+        if not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)

@@ -1,0 +1,55 @@
+"""Shared fixtures: a fake-encoder engine over a temporary index, and the real model once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.embed import HashingEncoder
+from index.engine import Engine, EngineSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture
+def seeds_dir(tmp_path: Path) -> Path:
+    """A private copy of the seeds folder that a test may change."""
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+@pytest.fixture
+def fake_engine(tmp_path: Path, seeds_dir: Path) -> Engine:
+    """An engine with the deterministic hashing encoder and the seed corpus built."""
+    engine = Engine(tmp_path / "index", HashingEncoder(), EngineSettings(seeds_dir=seeds_dir))
+    engine.ensure("default")
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def real_encoder():
+    """The packaged all-MiniLM-L6-v2, loaded once for the whole test session."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from index.embed import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder()
+
+
+@pytest.fixture(scope="session")
+def real_engine(tmp_path_factory, real_encoder) -> Engine:
+    """The real model over the seed articles (built once per session)."""
+    engine = Engine(tmp_path_factory.mktemp("real-index"), real_encoder, EngineSettings(seeds_dir=SEEDS))
+    engine.ensure("default")
+    return engine

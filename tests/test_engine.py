@@ -1,0 +1,167 @@
+"""Core engine behaviour with the fake encoder: build, ask, add, remove, errors, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from index.documents import load_text
+from index.embed import HashingEncoder
+from index.engine import Engine, EngineSettings
+from index.errors import (
+    DocumentNotFoundError,
+    IndexCorruptError,
+    IndexMissingError,
+    InvalidQuestionError,
+    ModelMismatchError,
+    NewsQAError,
+)
+
+ARTICLE = (
+    "Lighthouse keepers on the island of Skerra voted to automate the beacon.\n"
+    "The automation will cost 4 million euros and finish by 2027.\n"
+    "Fishermen said the keepers saved dozens of lives during winter storms."
+)
+
+
+def test_build_from_seeds(fake_engine: Engine) -> None:
+    docs = fake_engine.documents()
+    assert [d.doc_id for d in docs] == ["nato-defense-ministers"]
+    stats = fake_engine.stats()
+    assert stats.documents == 1 and stats.sentences == docs[0].sentences > 10
+    assert stats.figures >= 5 and stats.index_type == "IndexFlatIP"
+
+
+def test_answer_spans_are_exact(fake_engine: Engine, seeds_dir: Path) -> None:
+    text = (seeds_dir / "nato-defense-ministers.txt").read_text(encoding="utf-8")
+    answer = fake_engine.ask("How much did allies in Europe and Canada invest in defense in 2024?")
+    assert answer.hits
+    for hit in answer.hits:
+        assert text[hit.start : hit.end] == hit.text
+        assert text[hit.context_start : hit.context_end] == hit.context
+        assert hit.text in hit.context
+        assert hit.citation.doc_id == hit.doc_id and f"¶{hit.paragraph}" in hit.citation.label
+    assert "$485 billion" in answer.hits[0].text
+    assert [h.rank for h in answer.hits] == list(range(1, len(answer.hits) + 1))
+
+
+def test_context_windows_never_overlap(fake_engine: Engine) -> None:
+    answer = fake_engine.ask("defense spending allies GDP percent", k=5)
+    spans = sorted((h.context_start, h.context_end) for h in answer.hits)
+    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+        assert a1 < b0 or a1 <= b0, "overlapping windows must be merged"
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\x00\x01", "\n\t"])
+def test_empty_question_is_refused(fake_engine: Engine, question: str) -> None:
+    with pytest.raises(InvalidQuestionError, match="empty"):
+        fake_engine.ask(question)
+
+
+def test_huge_question_is_refused(fake_engine: Engine) -> None:
+    with pytest.raises(InvalidQuestionError, match="6000 characters"):
+        fake_engine.ask("x" * 6000)
+
+
+def test_add_embeds_only_the_new_article(fake_engine: Engine) -> None:
+    encoder = fake_engine.encoder
+    before = encoder.encoded
+    report = fake_engine.add([load_text(ARTICLE, title="Skerra lighthouse")])
+    assert report.added == ("skerra-lighthouse",)
+    assert report.embedded == 3 and encoder.encoded - before == 3
+    answer = fake_engine.ask("How much will the lighthouse automation cost?")
+    assert answer.hits[0].doc_id == "skerra-lighthouse"
+    assert "4 million euros" in answer.hits[0].text
+    assert {d.doc_id for d in fake_engine.documents()} == {"nato-defense-ministers", "skerra-lighthouse"}
+
+
+def test_added_documents_survive_a_rebuild_and_removals_stick(fake_engine: Engine) -> None:
+    fake_engine.add([load_text(ARTICLE, title="Skerra lighthouse")])
+    fake_engine.build()
+    assert {d.doc_id for d in fake_engine.documents()} == {"nato-defense-ministers", "skerra-lighthouse"}
+    fake_engine.remove("nato-defense-ministers")
+    fake_engine.build()
+    assert [d.doc_id for d in fake_engine.documents()] == ["skerra-lighthouse"]
+    with pytest.raises(DocumentNotFoundError, match="nato-defense-ministers"):
+        fake_engine.remove("nato-defense-ministers")
+
+
+def test_same_slug_from_another_source_gets_its_own_id(fake_engine: Engine) -> None:
+    fake_engine.add([load_text(ARTICLE, title="Skerra lighthouse", source="a")])
+    fake_engine.add([load_text(ARTICLE + " More.", title="Skerra lighthouse", source="b")])
+    ids = [d.doc_id for d in fake_engine.documents()]
+    assert ids == ["nato-defense-ministers", "skerra-lighthouse", "skerra-lighthouse-2"]
+
+
+def test_model_mismatch_is_a_clear_error(fake_engine: Engine) -> None:
+    other = Engine(fake_engine.index_dir, HashingEncoder(name="another-model"), fake_engine.settings)
+    with pytest.raises(ModelMismatchError, match="another-model"):
+        other.ask("anything?")
+
+
+def test_missing_index_says_how_to_build(tmp_path: Path) -> None:
+    engine = Engine(tmp_path / "empty", HashingEncoder(), EngineSettings())
+    with pytest.raises(IndexMissingError, match="newsqa index build"):
+        engine.ask("anything?")
+
+
+def test_corrupt_index_is_reported_and_rebuilt(fake_engine: Engine) -> None:
+    live = fake_engine.corpus("default").current()
+    (live / "sentences.faiss").write_bytes(b"garbage")
+    fresh = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings)
+    with pytest.raises(IndexCorruptError):
+        fresh.ask("Who is the NATO Secretary General?")
+    fresh.build()
+    assert fresh.ask("Who is the NATO Secretary General?").hits
+
+
+def test_writers_are_serialized(fake_engine: Engine) -> None:
+    errors: list[Exception] = []
+
+    def add(title: str) -> None:
+        try:
+            fake_engine.add([load_text(ARTICLE.replace("Skerra", title), title=title)])
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(name,)) for name in ("Alpha", "Beta", "Gamma")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert {"alpha", "beta", "gamma"} <= {d.doc_id for d in fake_engine.documents()}
+
+
+def test_figures_list_and_topic_ranking(fake_engine: Engine) -> None:
+    figures = fake_engine.figures()
+    texts = [f.text for f in figures]
+    assert any("485 billion" in t for t in texts)
+    for f in figures:
+        assert f.text in f.sentence_text and f.citation is not None
+    ranked = fake_engine.figures("GDP", limit=3)
+    assert "GDP" in ranked[0].sentence_text
+    with pytest.raises(DocumentNotFoundError):
+        fake_engine.figures(doc_id="nope")
+
+
+def test_passage_returns_the_paragraph(fake_engine: Engine) -> None:
+    hit = fake_engine.ask("How many allies spend 2% of GDP?").hits[0]
+    passage = fake_engine.passage(hit.doc_id, hit.sentence)
+    assert passage.text[passage.sentence_start : passage.sentence_end] == hit.text
+    with pytest.raises(DocumentNotFoundError):
+        fake_engine.passage(hit.doc_id, 999)
+
+
+def test_ask_many_keeps_order_and_errors_in_place(fake_engine: Engine) -> None:
+    results = fake_engine.ask_many(["Who is Rutte?", "", "What about GDP?"])
+    assert results[0].question == "Who is Rutte?"
+    assert isinstance(results[1], NewsQAError)
+    assert results[2].question == "What about GDP?"
+
+
+def test_invalid_corpus_name(fake_engine: Engine) -> None:
+    with pytest.raises(NewsQAError, match="invalid corpus name"):
+        fake_engine.ask("x?", corpus="../etc")
