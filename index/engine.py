@@ -42,7 +42,7 @@ from .models import (
     Passage,
     Sentence,
 )
-from .search import CorpusIndex, RetrievalSettings, Scored, group_means, make_faiss_index
+from .search import CorpusIndex, RetrievalSettings, group_means, make_faiss_index
 from .segment import split_paragraphs, split_sentences
 from .store import FORMAT_VERSION, CorpusDir, atomic_write, check_corpus_name, write_tables
 
@@ -145,17 +145,12 @@ class Engine:
         vectors = iter(self.embed_questions(good)) if good else iter(())
         return [q if isinstance(q, NewsQAError) else self._answer(idx, q, next(vectors), k) for q in cleaned]
 
-    def confidence(self, best: Scored) -> float:
-        """How sure the engine is that the best sentence answers the question, in [0, 1]."""
-        raw = 0.6 * best.dense + 0.4 * best.paragraph_dense
-        return float(min(1.0, max(0.0, raw)))
-
     def _answer(self, idx: CorpusIndex, question: str, vector: np.ndarray, k: int) -> Answer:
         k = max(1, min(int(k), 20))
         scored = idx.search(vector, question, k * 3)
         if not scored:
             return Answer(question=question, answered=False, confidence=0.0, hits=())
-        confidence = self.confidence(scored[0])
+        confidence = idx.confidence(scored[0])
         hits = self._hits(idx, scored, k)
         answered = confidence >= self.settings.retrieval.threshold
         return Answer(question=question, answered=answered, confidence=confidence, hits=tuple(hits))

@@ -128,6 +128,11 @@ class CorpusIndex:
         with self.db_lock:
             return self.db.execute(sql, params).fetchall()
 
+    def confidence(self, best: Scored) -> float:
+        """How sure we are that the best sentence answers the question, in [0, 1]."""
+        raw = 0.6 * best.dense + 0.4 * best.paragraph_dense
+        return float(min(1.0, max(0.0, raw)))
+
     def search(self, query_vector: np.ndarray, question: str, k: int) -> list[Scored]:
         """The ``k`` best sentences for a question, best first."""
         n = self.size
