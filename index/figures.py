@@ -5,7 +5,8 @@ Why hand-written regexes rather than a library (measured on the seed article plu
 
 - quantulum3 0.10: 16/28 positives right, 2/12 negatives clean (Article 5, phone numbers, "February 13",
   "10:30", "the two leaders", "Ukraine's 2025 budget" all come back as quantities); no "% of GDP", no
-  counted nouns ("32 allies" is a dimensionless 32), "£3bn" parses as "pound sterling bit newton", "$2.5m" as "square dollar".
+  counted nouns ("32 allies" is a dimensionless 32), "£3bn" parses as "pound sterling bit newton",
+  "$2.5m" as "square dollar".
   Import 0.14 s, about 50 ms on the seed article, and it still needs our own filtering and labels.
 - price-parser 0.5: money only, 2/10 of the money cases (it ignores "billion"/"bn"), no spans.
 - these regexes: 28/28 and 12/12, well under a millisecond per sentence, no extra dependency.
@@ -88,7 +89,8 @@ _QUALIFIERS = re.compile(
     r"(?:\s|^)(?:at least|at most|more than|less than|fewer than|up to|nearly|almost|about|around|roughly|some|"
     r"over|under|just|only|approximately|an estimated|a total of|as much as|as many as|a|an|the|of|to|by|at|"
     r"from|with|for|than|and|or|but)\s*$", re.IGNORECASE)
-_LEFT_BREAK = re.compile(r"[;:—–“”\"()]|,\s|\s-\s|\bthat\b|\b(?:said|says|noted|added|told reporters|according to)\b")
+_LEFT_BREAK = re.compile(
+    r"[;:—–“”\"()]|,\s|\s-\s|\bthat\b|\b(?:said|says|noted|added|told reporters|according to)\b")
 _RIGHT_BREAK = re.compile(r"[;:—–“”\"()]|,\s|\s-\s|\.(?:\s|$)|\b(?:and|but|while|whereas|although)\b")
 _FILLER = re.compile(r"\b(?:now|currently|also|still|already|reportedly)\s|\b(?:are|is|were|was)\s(?=\w+ing\b)")
 _LEADING_CONJ = re.compile(r"^(?:and|or|but|while|which|who|as|so|then|because)\s+", re.IGNORECASE)
