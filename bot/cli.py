@@ -200,7 +200,7 @@ def _read_questions(path: Path) -> list[str]:
 
 def _ask(engine, args: argparse.Namespace, corpus: str, k: int) -> int:
     if args.questions:
-        if args.question:
+        if args.question is not None:
             raise NewsQAError("give either a QUESTION or --questions FILE, not both")
         questions = _read_questions(args.questions)
         failed = 0
@@ -213,7 +213,7 @@ def _ask(engine, args: argparse.Namespace, corpus: str, k: int) -> int:
             else:
                 print(f"Q: {question}\n{console.format_answer(result)}\n")
         return 1 if failed else 0
-    if not args.question:
+    if args.question is None:
         raise NewsQAError('give a question, e.g. newsqa ask "How much did allies spend on defense?"')
     answer = engine.ask(args.question, corpus=corpus, k=k)
     print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else console.format_answer(answer))

@@ -68,7 +68,7 @@ class SentenceTransformerEncoder:
         path = resolve_model(model)
         self.name = model_name(path)
         self._model = SentenceTransformer(path, device=device)
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        self.dimension = int(self._model.get_embedding_dimension())
         self._lock = threading.Lock()  # torch modules are not safe to call from two threads at once
 
     def encode(

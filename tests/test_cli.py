@@ -1,0 +1,112 @@
+"""The newsqa command line, run in-process with the fake encoder (the real model has its own tests)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from bot import cli, runtime
+from index.embed import HashingEncoder
+from index.engine import Engine
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seeds_dir: Path, capsys: pytest.CaptureFixture):
+    monkeypatch.setenv("INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("SEEDS_DIR", str(seeds_dir))
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    monkeypatch.setattr(
+        runtime, "make_engine",
+        lambda settings, index_dir=None: Engine(Path(index_dir or settings.index_dir), HashingEncoder(),
+                                                runtime.engine_settings(settings)),
+    )
+
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        code = cli.main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return invoke
+
+
+def test_ask_json_has_the_documented_shape(run) -> None:
+    code, out, err = run("ask", "How much did allies invest in defense in 2024?", "--json", "-k", "2")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert set(answer) == {"question", "answered", "confidence", "hits"}
+    hit = answer["hits"][0]
+    for key in ("rank", "score", "doc_id", "title", "source", "paragraph", "sentence", "start", "end", "text",
+                "context", "citation"):
+        assert key in hit
+    assert "$485 billion" in hit["text"]
+
+
+def test_batch_questions_in_order(run, tmp_path: Path) -> None:
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text('{"question": "Who is Rutte?"}\nWhat about GDP?\n\n{"question": "  "}\n', encoding="utf-8")
+    code, out, _ = run("ask", "--questions", str(qfile), "--json")
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [x["question"] for x in lines] == ["Who is Rutte?", "What about GDP?", "  "]
+    assert "error" in lines[2] and code == 1
+
+
+def test_index_commands(run, tmp_path: Path) -> None:
+    article = tmp_path / "harbour-report.txt"
+    article.write_text("The harbour handled 12 million tonnes of cargo.\nIts budget grew by 7%.\n", encoding="utf-8")
+    assert run("index", "build")[0] == 0
+    code, out, _ = run("index", "add", str(article), "--json")
+    assert code == 0 and json.loads(out)["added"] == ["harbour-report"]
+    docs = json.loads(run("index", "list", "--json")[1])
+    assert [d["doc_id"] for d in docs] == ["nato-defense-ministers", "harbour-report"]
+    stats = json.loads(run("index", "stats", "--json")[1])
+    assert stats["documents"] == 2 and stats["model"] == "fake-hashing"
+    figures = json.loads(run("figures", "--doc", "harbour-report", "--json")[1])
+    assert {f["text"] for f in figures} >= {"7%"}
+    assert all(f["sentence_text"] and f["citation"] for f in figures)
+    assert run("index", "remove", "harbour-report")[0] == 0
+    code, _, err = run("index", "remove", "harbour-report")
+    assert code == 1 and "no document 'harbour-report'" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("ask", ""), "empty"),
+        (("ask", "x" * 7000), "limit is"),
+        (("index", "add", "/nonexistent/file.txt"), "nonexistent"),
+        (("index", "remove", "nope"), "no document"),
+        (("figures", "--doc", "nope"), "no document"),
+        (("ask", "hi?", "--corpus", "../x"), "invalid corpus name"),
+    ],
+)
+def test_errors_go_to_stderr_with_nonzero_exit(run, argv, message) -> None:
+    run("index", "build")
+    code, out, err = run(*argv)
+    assert code != 0 and message in err and not out
+
+
+def test_binary_file_is_refused_and_index_unchanged(run, tmp_path: Path) -> None:
+    run("index", "build")
+    before = run("index", "stats", "--json")[1]
+    bad = tmp_path / "image.txt"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    code, _, err = run("index", "add", str(bad))
+    assert code == 1 and "image.txt" in err
+    assert json.loads(run("index", "stats", "--json")[1])["generation"] == json.loads(before)["generation"]
+
+
+def test_malformed_setting_is_named(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANSWER_TOP_K", "three")
+    code, _, err = run("ask", "hi?")
+    assert code == 2 and "ANSWER_TOP_K" in err
+
+
+def test_chat_answers_piped_questions(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("Who is the NATO Secretary General?\n\n/figures GDP\n"))
+    code, out, _ = run("run")
+    assert code == 0
+    assert "Mark Rutte" in out and "GDP" in out
