@@ -1,0 +1,272 @@
+"""The Discord bot: a ``commands.Bot`` over the engine, one cog per feature (``bot/cogs``).
+
+``create_bot`` builds it without connecting, so tests (SimCord) and ``bot.main`` hand it an engine.
+Every engine and SQLite call runs in a worker thread (``run_blocking``); the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from index.engine import Engine, clean_question
+from index.errors import NewsQAError
+from index.models import Answer
+
+from .format import escape, plain_clip
+from .records import Records
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+EXTENSIONS = ("bot.cogs.qa", "bot.cogs.figures", "bot.cogs.admin", "bot.cogs.meta")
+GENERIC_ERROR = "Something went wrong on my side while doing that. The error is logged; please try again later."
+NOT_ADMIN = "This command is for admins: members with **Manage Server** or an admin role."
+
+
+class NotAdmin(app_commands.CheckFailure):
+    """The member is neither a Manage Server holder nor in ADMIN_ROLE_IDS."""
+
+
+class OnCooldown(app_commands.CheckFailure):
+    """The member asked too many questions too quickly."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"retry after {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
+def cooldown_message(retry_after: float) -> str:
+    seconds = max(1, int(retry_after + 0.999))
+    unit = "second" if seconds == 1 else "seconds"
+    return f"You're asking questions faster than I can keep up with. Please try again in {seconds} {unit}."
+
+
+class Cooldown:
+    """At most ``rate`` questions per ``per`` seconds for each user (a sliding window)."""
+
+    def __init__(self, rate: int, per: float) -> None:
+        self.rate = max(1, rate)
+        self.per = max(0.0, per)
+        self._hits: dict[int, deque[float]] = {}
+
+    def hit(self, user_id: int) -> float | None:
+        """Count one question; return how many seconds to wait instead when over the limit."""
+        if self.per <= 0:
+            return None
+        now = time.monotonic()  # module attribute on purpose: SimCord's virtual clock patches it
+        window = self._hits.setdefault(user_id, deque())
+        while window and now - window[0] >= self.per:
+            window.popleft()
+        if len(window) >= self.rate:
+            return self.per - (now - window[0])
+        window.append(now)
+        if len(self._hits) > 10_000:  # forget idle users now and then
+            self._hits = {u: w for u, w in self._hits.items() if w and now - w[-1] < self.per}
+        return None
+
+
+def error_text(error: BaseException) -> str:
+    """The plain-language, private message for an error; unexpected errors are logged with their traceback."""
+    original = getattr(error, "original", error)
+    if isinstance(error, NotAdmin):
+        return NOT_ADMIN
+    if isinstance(error, OnCooldown):
+        return cooldown_message(error.retry_after)
+    if isinstance(original, NewsQAError):
+        log.info("refused: %s", original)
+        return "Sorry, " + escape(str(original))
+    if isinstance(error, app_commands.CheckFailure):
+        return "You can't use this command here."
+    log.exception("unexpected error", exc_info=original)
+    return GENERIC_ERROR
+
+
+async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
+    """Answer an error privately (and log it when it was not expected)."""
+    await send_private(interaction, error_text(error))
+
+
+class NewsQATree(app_commands.CommandTree):
+    """Answers every command error privately in plain language; unexpected ones are logged."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        await report_error(interaction, error)
+
+
+async def send_private(interaction: discord.Interaction, text: str) -> None:
+    """Tell the user something only they can see, whatever state the interaction is in."""
+    text = plain_clip(text, 2000)
+    none = discord.AllowedMentions.none()
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=none)
+        elif interaction.extras.get("public"):
+            # A public "thinking…" message would show the error to everyone: replace it by a private one.
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException:
+                pass
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=none)
+        else:
+            await interaction.edit_original_response(content=text, embeds=[], view=None, allowed_mentions=none)
+    except discord.HTTPException:
+        log.exception("could not tell the user about an error")
+
+
+class NewsQABot(commands.Bot):
+    """The newsqa bot: answers from ``engine``; questions, feedback and audit go to ``records``."""
+
+    def __init__(self, engine: Engine | None, settings: Settings, records: Records | None, *,
+                 sync_guild: bool = True) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        intents.guild_messages = True
+        intents.message_content = True  # privileged: questions in ASK_CHANNEL_IDS without a mention
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            tree_cls=NewsQATree,
+        )
+        self.engine = engine
+        self.settings = settings
+        self.records = records
+        self.sync_guild = sync_guild
+        self.cooldown = Cooldown(settings.cooldown_questions, settings.cooldown_seconds)
+        self.failed_extensions: dict[str, str] = {}
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def setup_hook(self) -> None:
+        for name in EXTENSIONS:
+            try:
+                await self.load_extension(name)
+            except Exception as exc:  # one broken cog must not take the others down
+                log.exception("could not load %s", name)
+                self.failed_extensions[name] = str(exc)
+        if self.sync_guild and self.settings.discord_guild_id:
+            await self.sync_commands(self.settings.discord_guild_id)
+
+    async def sync_commands(self, guild_id: int | None = None) -> list[app_commands.AppCommand]:
+        """Sync the command tree to one guild (instant) or, with ``None``, globally (up to an hour)."""
+        if guild_id is None:
+            synced = await self.tree.sync()
+            log.info("synced %d commands globally", len(synced))
+            return synced
+        guild = discord.Object(id=guild_id)
+        self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        log.info("synced %d commands to guild %s", len(synced), guild_id)
+        return synced
+
+    async def on_message(self, message: discord.Message) -> None:
+        # No prefix commands: questions in messages are handled by the qa cog's listener.
+        return
+
+    async def on_ready(self) -> None:
+        log.info("logged in as %s (%s) in %d guilds", self.user, self.user and self.user.id, len(self.guilds))
+
+    async def close(self) -> None:
+        await super().close()
+        if self.records is not None:
+            self.records.close()
+
+    # ------------------------------------------------------------ helpers for the cogs
+
+    def corpus_for(self, guild_id: int | None) -> str:
+        """The corpus a server asks (one shared corpus for now; per-server corpora can come later)."""
+        return self.settings.corpus
+
+    async def run_blocking(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a blocking engine or SQLite call in a worker thread."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def check_question(self, question: str) -> str:
+        """Clean a question or raise InvalidQuestionError (cheap: no model call)."""
+        return clean_question(question, self.settings.max_question_chars)
+
+    async def answer(self, question: str, *, guild_id: int | None, user_id: int | None,
+                     channel_id: int | None) -> tuple[Answer, int]:
+        """Answer in a worker thread and log the question; returns the answer and its record id."""
+        assert self.engine is not None and self.records is not None
+        corpus = self.corpus_for(guild_id)
+        started = time.perf_counter()
+        answer = await self.run_blocking(self.engine.ask, question, corpus=corpus, k=self.settings.answer_top_k)
+        latency_ms = (time.perf_counter() - started) * 1000
+        qid = await self.run_blocking(self.records.log_question, answer, user_id=user_id, guild_id=guild_id,
+                                      channel_id=channel_id, corpus=corpus, latency_ms=latency_ms)
+        log.info("question %d answered=%s confidence=%.2f in %.0f ms", qid, answer.answered, answer.confidence,
+                 latency_ms)
+        return answer, qid
+
+    def is_admin(self, interaction: discord.Interaction) -> bool:
+        """Manage Server (or Administrator) in this channel, or a role listed in ADMIN_ROLE_IDS."""
+        perms = interaction.permissions
+        if perms.manage_guild or perms.administrator:
+            return True
+        roles = getattr(interaction.user, "roles", ())
+        return any(role.id in self.settings.admin_role_ids for role in roles)
+
+    async def audit(self, interaction: discord.Interaction, action: str, detail: str) -> None:
+        """Write an admin action to the audit log and, when AUDIT_CHANNEL_ID is set, post it there."""
+        user = interaction.user
+        if self.records is not None:
+            await self.run_blocking(self.records.audit, user_id=user.id, user_name=str(user),
+                                    guild_id=interaction.guild_id, action=action, detail=detail)
+        log.info("audit: %s (%s) %s: %s", user, user.id, action, detail)
+        channel_id = self.settings.audit_channel_id
+        if not channel_id:
+            return
+        channel = self.get_channel(channel_id)
+        if channel is None or not hasattr(channel, "send"):
+            log.warning("AUDIT_CHANNEL_ID=%s is not a text channel the bot can see", channel_id)
+            return
+        text = f"🛠️ {user.mention} used `/{action}`: {escape(detail)}"
+        try:
+            await channel.send(plain_clip(text, 2000), allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as exc:
+            log.warning("could not post to the audit channel %s: %s", channel_id, exc)
+
+
+def create_bot(engine: Engine, settings: Settings, *, records_path: Path | None = None) -> NewsQABot:
+    """Build the bot without connecting (tests hand it an engine over a temporary index)."""
+    records = Records(records_path or Path(engine.index_dir) / "bot.sqlite")
+    return NewsQABot(engine, settings, records)
+
+
+def admin_only() -> Callable[[T], T]:
+    """An app-command check made by the bot (not only hidden in the client): admins only."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        bot = interaction.client
+        if isinstance(bot, NewsQABot) and bot.is_admin(interaction):
+            return True
+        raise NotAdmin()
+
+    return app_commands.check(predicate)
+
+
+def question_cooldown() -> Callable[[T], T]:
+    """COOLDOWN_QUESTIONS per COOLDOWN_SECONDS for each member."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        bot = interaction.client
+        retry = bot.cooldown.hit(interaction.user.id) if isinstance(bot, NewsQABot) else None
+        if retry is not None:
+            raise OnCooldown(retry)
+        return True
+
+    return app_commands.check(predicate)

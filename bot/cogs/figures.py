@@ -1,0 +1,126 @@
+"""Key figures and sources: /figures, /figure and /source."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from index.errors import DocumentNotFoundError, NewsQAError
+
+from ..app import NewsQABot, question_cooldown
+from ..format import Payload, figure_embed, figures_embed, passages_payload, plain_clip, squash
+
+log = logging.getLogger(__name__)
+
+_CITATION = re.compile(r"^\s*([a-z0-9][a-z0-9-]*)\s*[:#]\s*(\d+)\s*$", re.I)
+
+
+def parse_citation(text: str) -> tuple[str, int]:
+    """``doc-id:sentence`` (as shown under a source, e.g. ``nato-defense-ministers:8``) → (doc_id, sentence)."""
+    m = _CITATION.match(text or "")
+    if not m:
+        raise DocumentNotFoundError(
+            f"{text!r} is not a citation; pick one from the list, or type it as article-id:sentence, "
+            "e.g. nato-defense-ministers:8"
+        )
+    return m.group(1).lower(), int(m.group(2))
+
+
+def choice(name: str, value: str) -> app_commands.Choice[str]:
+    return app_commands.Choice(name=plain_clip(squash(name), 100) or value[:100], value=value[:100])
+
+
+class Figures(commands.Cog):
+    """The key figures of the articles, and the source paragraph of a citation."""
+
+    def __init__(self, bot: NewsQABot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="figures", description="List the key figures, ranked by a topic when you give one")
+    @app_commands.describe(topic="A topic or article title, e.g. defense spending (leave empty for all)")
+    @question_cooldown()
+    async def figures(self, interaction: discord.Interaction, topic: app_commands.Range[str, 1, 200] | None = None
+                      ) -> None:
+        """Key figures with their citations."""
+        await interaction.response.defer(thinking=True)
+        interaction.extras["public"] = True
+        corpus = self.bot.corpus_for(interaction.guild_id)
+        docs = await self.bot.run_blocking(self.bot.engine.documents, corpus)
+        match = next((d for d in docs if topic and squash(topic).lower() in (d.title.lower(), d.doc_id)), None)
+        if match is not None:  # a document title from autocomplete: its figures in document order
+            found = await self.bot.run_blocking(self.bot.engine.figures, None, corpus=corpus, doc_id=match.doc_id,
+                                                limit=10)
+        else:
+            found = await self.bot.run_blocking(self.bot.engine.figures, topic, corpus=corpus, limit=10)
+        payload = Payload(embeds=(figures_embed(found, topic=topic),))
+        await interaction.followup.send(**payload.kwargs())
+
+    @figures.autocomplete("topic")
+    async def figures_topic(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        corpus = self.bot.corpus_for(interaction.guild_id)
+        try:
+            docs = await self.bot.run_blocking(self.bot.engine.documents, corpus)
+            figures = await self.bot.run_blocking(self.bot.engine.figures, None, corpus=corpus)
+        except NewsQAError:
+            return []
+        needle = current.lower().strip()
+        out: list[app_commands.Choice[str]] = []
+        seen: set[str] = set()
+        for d in docs:
+            if needle in d.title.lower() and d.title.lower() not in seen:
+                seen.add(d.title.lower())
+                out.append(choice(f"📄 {d.title}", d.title))
+        for f in figures:
+            label = squash(f.label)
+            if label and needle in label.lower() and label.lower() not in seen:
+                seen.add(label.lower())
+                out.append(choice(label, label))
+        return out[:25]
+
+    @app_commands.command(name="figure", description="Find the one figure that answers a question")
+    @app_commands.describe(query="What you want a number for, e.g. defense spending in 2024")
+    @question_cooldown()
+    async def figure(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]) -> None:
+        """The best-matching figure with its sentence and citation."""
+        query = self.bot.check_question(query)
+        await interaction.response.defer(thinking=True)
+        interaction.extras["public"] = True
+        found = await self.bot.run_blocking(self.bot.engine.figures, query,
+                                            corpus=self.bot.corpus_for(interaction.guild_id), limit=1)
+        if not found or found[0].score <= 0:
+            await interaction.followup.send("I couldn't find a figure for that in the indexed articles.",
+                                            allowed_mentions=discord.AllowedMentions.none())
+            return
+        await interaction.followup.send(embed=figure_embed(found[0], query),
+                                        allowed_mentions=discord.AllowedMentions.none())
+
+    @app_commands.command(name="source", description="Show the full paragraph around a cited sentence")
+    @app_commands.describe(citation="A citation from a recent answer (start typing), or article-id:sentence")
+    async def source(self, interaction: discord.Interaction, citation: app_commands.Range[str, 1, 100]) -> None:
+        """The paragraph around a cited sentence, privately."""
+        doc_id, sentence = parse_citation(citation)
+        passage = await self.bot.run_blocking(self.bot.engine.passage, doc_id, sentence,
+                                              corpus=self.bot.corpus_for(interaction.guild_id))
+        await interaction.response.send_message(**passages_payload([passage]).kwargs(), ephemeral=True)
+
+    @source.autocomplete("citation")
+    async def source_citation(self, interaction: discord.Interaction, current: str
+                              ) -> list[app_commands.Choice[str]]:
+        """Citations from the user's recent answers, filtered by what they typed."""
+        rows = await self.bot.run_blocking(self.bot.records.recent_hits, interaction.user.id, 25)
+        needle = current.lower().strip()
+        out = []
+        for hit in rows:
+            key = f"{hit.doc_id}:{hit.sentence}"
+            name = f"{hit.citation.label} — {hit.text}"
+            if needle in name.lower() or needle in key:
+                out.append(choice(name, key))
+        return out[:25]
+
+
+async def setup(bot: NewsQABot) -> None:
+    await bot.add_cog(Figures(bot))

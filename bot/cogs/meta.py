@@ -1,0 +1,57 @@
+"""/help and /articles."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from ..app import NewsQABot
+from ..format import COLOUR, Payload, articles_embed
+
+HELP_USER = """\
+**Ask** — `/ask question` (add `private: True` to see the answer alone; a button shares it later), \
+mention me with a question, or ask in a Q&A channel. Follow-up questions in my answer thread need no mention.
+Answers are the articles' own sentences: the answering sentence is **bold**, citations [1] [2] [3] link to it.
+Buttons: 📖 **More context** (the whole paragraph, just for you) and 👍/👎 to tell us how it went.
+**`/figures [topic]`** — key figures, ranked by a topic or limited to an article.
+**`/figure query`** — the one figure that answers e.g. “defense spending in 2024”.
+**`/source citation`** — the full paragraph around a cited sentence.
+**`/articles`** — what is indexed, with dates and sizes."""
+
+HELP_ADMIN = """\
+`/reindex` rebuild from the sources · `/add-article` a file (.txt .md .html), a URL or pasted text · \
+`/remove-article` · `/gaps` questions we could not answer · `/status` index size, model, latency.
+For members with Manage Server or an admin role; every admin action is audited."""
+
+
+def help_embed(*, cooldown: str) -> discord.Embed:
+    embed = discord.Embed(title="newsqa — answers from the news, with citations", colour=COLOUR,
+                          description=HELP_USER)
+    embed.add_field(name="Admins", value=HELP_ADMIN, inline=False)
+    embed.set_footer(text=f"No AI writes the answers: every sentence is quoted from an article. {cooldown}")
+    return embed
+
+
+class Meta(commands.Cog):
+    """Help and the list of articles."""
+
+    def __init__(self, bot: NewsQABot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="help", description="How to ask questions and what each command does")
+    async def help(self, interaction: discord.Interaction) -> None:
+        """Everything the bot does, on one screen."""
+        s = self.bot.settings
+        cooldown = f"Up to {s.cooldown_questions} questions per {s.cooldown_seconds:g} s each."
+        await interaction.response.send_message(embed=help_embed(cooldown=cooldown), ephemeral=True)
+
+    @app_commands.command(name="articles", description="List the indexed articles with their dates and sizes")
+    async def articles(self, interaction: discord.Interaction) -> None:
+        """The indexed documents."""
+        docs = await self.bot.run_blocking(self.bot.engine.documents, self.bot.corpus_for(interaction.guild_id))
+        await interaction.response.send_message(**Payload(embeds=(articles_embed(docs),)).kwargs())
+
+
+async def setup(bot: NewsQABot) -> None:
+    await bot.add_cog(Meta(bot))
