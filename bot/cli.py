@@ -141,7 +141,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(asdict(stats)) if as_json else console.format_stats(stats))
         return 0
 
-    ensure_corpus(engine, corpus, quiet=as_json)
+    ensure_corpus(engine, corpus, quiet=as_json, rebuild_broken=args.command == "chat")
     k = args.k if getattr(args, "k", None) else settings.answer_top_k
     if args.command == "ask":
         return _ask(engine, args, corpus, k)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from index.engine import Engine, EngineSettings, Progress
-from index.errors import IndexMissingError
+from index.errors import IndexCorruptError, IndexMissingError, ModelMismatchError
 
 from .settings import Settings
 
@@ -65,9 +65,26 @@ def tqdm_progress(enabled: bool) -> tuple[Progress | None, Callable[[], None]]:
     return progress, close
 
 
-def ensure_corpus(engine: Engine, corpus: str, *, quiet: bool = False) -> None:
-    """Build a corpus from the seeds when it has no index yet, saying so on stderr."""
+def ensure_corpus(engine: Engine, corpus: str, *, quiet: bool = False, rebuild_broken: bool = False) -> None:
+    """Build a corpus from the seeds when it has no index yet, saying so on stderr.
+
+    With ``rebuild_broken``, a corrupt index or one built with another model is rebuilt from its
+    sources (after saying why); otherwise that error is raised with the command that rebuilds it.
+    """
     if engine.has_corpus(corpus):
+        try:
+            engine.index(corpus)
+            return
+        except (IndexCorruptError, ModelMismatchError) as exc:
+            if not rebuild_broken:
+                raise
+            log.error("%s", exc)
+            print(f"The index is unusable ({exc}).\nRebuilding it from its sources now ...", file=sys.stderr)
+        progress, close = tqdm_progress(not quiet and sys.stderr.isatty())
+        try:
+            engine.build(corpus, progress=progress)
+        finally:
+            close()
         return
     if not quiet:
         print(f"No index for corpus {corpus!r} yet: building it from {engine.settings.seeds_dir}/ ...", file=sys.stderr)

@@ -26,6 +26,7 @@ from .errors import (
     DocumentNotFoundError,
     IndexCorruptError,
     InvalidQuestionError,
+    ModelMismatchError,
     NewsQAError,
     UnsupportedDocumentError,
 )
@@ -114,12 +115,20 @@ class Engine:
             loaded = self._indexes.get(corpus)
             if loaded is not None and loaded.path.name == token:
                 return loaded
-            fresh = CorpusIndex.load(
-                cdir.current(),
-                model=self.encoder.name,
-                dimension=self.encoder.dimension,
-                settings=self.settings.retrieval,
-            )
+            try:
+                fresh = CorpusIndex.load(
+                    cdir.current(),
+                    model=self.encoder.name,
+                    dimension=self.encoder.dimension,
+                    settings=self.settings.retrieval,
+                )
+            except (IndexCorruptError, ModelMismatchError) as exc:
+                if "newsqa index build" in str(exc):
+                    raise
+                raise type(exc)(
+                    f"corpus {corpus!r}: {exc}; rebuild it from its sources with "
+                    f"`newsqa index build --corpus {corpus}`"
+                ) from exc
             self._indexes[corpus] = fresh
             return fresh
 

@@ -110,3 +110,14 @@ def test_chat_answers_piped_questions(run, monkeypatch: pytest.MonkeyPatch) -> N
     code, out, _ = run("run")
     assert code == 0
     assert "Mark Rutte" in out and "GDP" in out
+
+
+def test_corrupt_index_ask_says_how_to_rebuild_and_chat_rebuilds(run, tmp_path: Path, monkeypatch) -> None:
+    run("index", "build")
+    live = next((tmp_path / "index" / "corpora" / "default").glob("gen-*"))
+    (live / "docs.sqlite").write_bytes(b"\x00" * 100)
+    code, _, err = run("ask", "Who is Rutte?")
+    assert code == 1 and "newsqa index build --corpus default" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO("Who is the NATO Secretary General?\n"))
+    code, out, err = run("chat")
+    assert code == 0 and "Rebuilding" in err and "Mark Rutte" in out
