@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 EXTENSIONS = ("bot.cogs.qa", "bot.cogs.figures", "bot.cogs.admin", "bot.cogs.meta")
+DEFER_AFTER = 1.5  # seconds of work before an interaction is deferred
 GENERIC_ERROR = "Something went wrong on my side while doing that. The error is logged; please try again later."
 NOT_ADMIN = "This command is for admins: members with **Manage Server** or an admin role."
 
@@ -112,17 +113,32 @@ async def send_private(interaction: discord.Interaction, text: str) -> None:
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=none)
-        elif interaction.extras.get("public"):
-            # A public "thinking…" message would show the error to everyone: replace it by a private one.
-            try:
-                await interaction.delete_original_response()
-            except discord.HTTPException:
-                pass
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=none)
         else:
+            # Deferred: the error replaces the "thinking…" message. Commands that answer everyone defer
+            # only when the work is slow (respond_soon), so this is private for everything but rare cases.
             await interaction.edit_original_response(content=text, embeds=[], view=None, allowed_mentions=none)
     except discord.HTTPException:
         log.exception("could not tell the user about an error")
+
+
+async def respond_soon(interaction: discord.Interaction, work: Awaitable[T], *, ephemeral: bool) -> T:
+    """Await ``work``; if it takes longer than DEFER_AFTER seconds, defer first (Discord wants a reply in 3 s).
+
+    Fast work is answered directly, so an error in it can still be answered privately.
+    """
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
+    if not done and not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    return await task
+
+
+async def reply(interaction: discord.Interaction, **kwargs: Any) -> None:
+    """Send the response, or the follow-up that replaces "thinking…" when the interaction was deferred."""
+    if interaction.response.is_done():
+        await interaction.followup.send(**kwargs)
+    else:
+        await interaction.response.send_message(**kwargs)
 
 
 class NewsQABot(commands.Bot):

@@ -10,8 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from index.errors import DocumentNotFoundError, NewsQAError
+from index.models import Figure
 
-from ..app import NewsQABot, question_cooldown
+from ..app import NewsQABot, question_cooldown, reply, respond_soon
 from ..format import Payload, figure_embed, figures_embed, passages_payload, plain_clip, squash
 
 log = logging.getLogger(__name__)
@@ -46,18 +47,18 @@ class Figures(commands.Cog):
     async def figures(self, interaction: discord.Interaction, topic: app_commands.Range[str, 1, 200] | None = None
                       ) -> None:
         """Key figures with their citations."""
-        await interaction.response.defer(thinking=True)
-        interaction.extras["public"] = True
-        corpus = self.bot.corpus_for(interaction.guild_id)
+        found = await respond_soon(interaction, self._figures(interaction.guild_id, topic), ephemeral=False)
+        payload = Payload(embeds=(figures_embed(found, topic=topic),))
+        await reply(interaction, **payload.kwargs())
+
+    async def _figures(self, guild_id: int | None, topic: str | None) -> list[Figure]:
+        corpus = self.bot.corpus_for(guild_id)
         docs = await self.bot.run_blocking(self.bot.engine.documents, corpus)
         match = next((d for d in docs if topic and squash(topic).lower() in (d.title.lower(), d.doc_id)), None)
         if match is not None:  # a document title from autocomplete: its figures in document order
-            found = await self.bot.run_blocking(self.bot.engine.figures, None, corpus=corpus, doc_id=match.doc_id,
-                                                limit=10)
-        else:
-            found = await self.bot.run_blocking(self.bot.engine.figures, topic, corpus=corpus, limit=10)
-        payload = Payload(embeds=(figures_embed(found, topic=topic),))
-        await interaction.followup.send(**payload.kwargs())
+            return await self.bot.run_blocking(self.bot.engine.figures, None, corpus=corpus, doc_id=match.doc_id,
+                                               limit=10)
+        return await self.bot.run_blocking(self.bot.engine.figures, topic, corpus=corpus, limit=10)
 
     @figures.autocomplete("topic")
     async def figures_topic(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -87,16 +88,18 @@ class Figures(commands.Cog):
     async def figure(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]) -> None:
         """The best-matching figure with its sentence and citation."""
         query = self.bot.check_question(query)
-        await interaction.response.defer(thinking=True)
-        interaction.extras["public"] = True
-        found = await self.bot.run_blocking(self.bot.engine.figures, query,
-                                            corpus=self.bot.corpus_for(interaction.guild_id), limit=1)
+        found = await respond_soon(
+            interaction,
+            self.bot.run_blocking(self.bot.engine.figures, query, corpus=self.bot.corpus_for(interaction.guild_id),
+                                  limit=1),
+            ephemeral=False,
+        )
+        none = discord.AllowedMentions.none()
         if not found or found[0].score <= 0:
-            await interaction.followup.send("I couldn't find a figure for that in the indexed articles.",
-                                            allowed_mentions=discord.AllowedMentions.none())
+            await reply(interaction, content="I couldn't find a figure for that in the indexed articles.",
+                        allowed_mentions=none)
             return
-        await interaction.followup.send(embed=figure_embed(found[0], query),
-                                        allowed_mentions=discord.AllowedMentions.none())
+        await reply(interaction, embed=figure_embed(found[0], query), allowed_mentions=none)
 
     @app_commands.command(name="source", description="Show the full paragraph around a cited sentence")
     @app_commands.describe(citation="A citation from a recent answer (start typing), or article-id:sentence")

@@ -12,7 +12,7 @@ from discord.ext import commands
 from index.errors import NewsQAError
 from index.models import Answer
 
-from ..app import GENERIC_ERROR, NewsQABot, cooldown_message, question_cooldown, send_private
+from ..app import GENERIC_ERROR, NewsQABot, cooldown_message, question_cooldown, reply, respond_soon, send_private
 from ..format import answer_payload, closest_payload, escape, passages_payload, plain_clip, squash
 
 log = logging.getLogger(__name__)
@@ -207,14 +207,15 @@ class QA(commands.Cog):
     async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 2000],
                   private: bool = False) -> None:
         """Answer with the articles' own sentences and citations."""
-        question = self.bot.check_question(question)  # refuses empty/over-long questions before deferring
-        await interaction.response.defer(ephemeral=private, thinking=True)
-        interaction.extras["public"] = not private
-        answer, qid = await self.bot.answer(question, guild_id=interaction.guild_id, user_id=interaction.user.id,
-                                            channel_id=interaction.channel_id)
+        question = self.bot.check_question(question)  # refuses empty/over-long questions at once
+        answer, qid = await respond_soon(
+            interaction,
+            self.bot.answer(question, guild_id=interaction.guild_id, user_id=interaction.user.id,
+                            channel_id=interaction.channel_id),
+            ephemeral=private,
+        )
         payload = answer_payload(answer)
-        await interaction.followup.send(**payload.kwargs(), view=answer_view(qid, answer, private=private),
-                                        ephemeral=private)
+        await reply(interaction, **payload.kwargs(), view=answer_view(qid, answer, private=private), ephemeral=private)
 
     # ------------------------------------------------------------ messages
 
