@@ -28,10 +28,37 @@ class RetrievalSettings:
     w_document: float = 0.2  # cosine(question, mean of the document's sentence vectors)
     w_bm25: float = 0.3  # BM25 of the sentence, divided by the best BM25 score of the question
     w_bm25_paragraph: float = 0.2  # BM25 of the paragraph, likewise
+    w_neighbour: float = 0.0  # best cosine of the previous / next sentence of the same paragraph
+    w_bm25_neighbour: float = 0.0  # best BM25 / max of the previous / next sentence
     threshold: float = 0.35  # confidence below which a question is declined
     approximate_above: int = 200_000  # sentences; above this an HNSW index replaces exact search
     hnsw_m: int = 32
     hnsw_ef_search: int = 96
+
+    def weights(self) -> np.ndarray:
+        """Weights aligned with the first columns of ``Candidates.features`` (see FEATURES)."""
+        return np.array(
+            [self.w_sentence, self.w_paragraph, self.w_document, self.w_bm25, self.w_bm25_paragraph,
+             self.w_neighbour, self.w_bm25_neighbour],
+            dtype=np.float32,
+        )
+
+
+# Columns of Candidates.features; the first seven are fused linearly with RetrievalSettings.weights().
+FEATURES = (
+    "dense", "paragraph_dense", "document_dense", "bm25", "bm25_paragraph", "neighbour_dense",
+    "bm25_neighbour", "bm25_raw", "bm25_paragraph_raw",
+)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The candidate sentences of one question and their features (one row each, columns FEATURES)."""
+
+    ids: np.ndarray  # global sentence ids, ascending
+    features: np.ndarray  # float32 (len(ids), len(FEATURES))
+    dense_rank: np.ndarray  # rank in the dense list, or the depth when not in it
+    bm25_rank: np.ndarray  # rank in the BM25 list, or the depth when not in it
 
 
 @dataclass(frozen=True)
@@ -133,49 +160,76 @@ class CorpusIndex:
         raw = 0.6 * best.dense + 0.4 * best.paragraph_dense
         return float(min(1.0, max(0.0, raw)))
 
-    def search(self, query_vector: np.ndarray, question: str, k: int) -> list[Scored]:
-        """The ``k`` best sentences for a question, best first."""
+    def candidates(self, query_vector: np.ndarray, question: str, depth: int) -> Candidates:
+        """Dense top-``depth`` ∪ BM25 top-``depth`` sentences with their scoring features.
+
+        Cost is O(candidates) on top of the FAISS search and the two BM25 score arrays.
+        """
         n = self.size
-        if n == 0:
-            return []
-        s = self.settings
         q = np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32)
-        depth = min(n, max(s.candidates, k))
+        qv = q[0]
+        depth = max(1, min(n, depth))
         _, dense_ids = self.faiss.search(q, depth)
-        candidates = {int(i) for i in dense_ids[0] if i >= 0}
+        dense_ids = dense_ids[0][dense_ids[0] >= 0].astype(np.int64)
 
         bm25 = self.bm25.scores(question)
         bm25_para = self.bm25_paragraphs.scores(question)
         top_bm25 = float(bm25.max()) if bm25.size else 0.0
         top_para = float(bm25_para.max()) if bm25_para.size else 0.0
         if top_bm25 > 0:
-            lexical = np.argpartition(-bm25, min(depth, n) - 1)[:depth]
-            candidates.update(int(i) for i in lexical if bm25[i] > 0)
+            lexical = np.argpartition(-bm25, depth - 1)[:depth]
+            lexical = lexical[bm25[lexical] > 0]
+            lexical = lexical[np.argsort(-bm25[lexical], kind="stable")].astype(np.int64)
+        else:
+            lexical = np.zeros(0, dtype=np.int64)
+        ids = np.unique(np.concatenate([dense_ids, lexical]))
+        dense_rank = np.full(len(ids), depth, dtype=np.int32)
+        dense_rank[np.searchsorted(ids, dense_ids)] = np.arange(len(dense_ids))
+        bm25_rank = np.full(len(ids), depth, dtype=np.int32)
+        bm25_rank[np.searchsorted(ids, lexical)] = np.arange(len(lexical))
 
-        ids = np.fromiter(candidates, dtype=np.int64)
         vecs = np.asarray(self.vectors[ids], dtype=np.float32)
-        qv = q[0]
         dense = vecs @ qv
         paras = self.sent_para[ids]
         para_dense = self.paragraph_vectors[paras] @ qv
         doc_dense = self.document_vectors[self.sent_doc[ids]] @ qv
         lex = bm25[ids] / top_bm25 if top_bm25 > 0 else np.zeros(len(ids), dtype=np.float32)
         lex_para = bm25_para[paras] / top_para if top_para > 0 else np.zeros(len(ids), dtype=np.float32)
-        score = (
-            s.w_sentence * dense
-            + s.w_paragraph * para_dense
-            + s.w_document * doc_dense
-            + s.w_bm25 * lex
-            + s.w_bm25_paragraph * lex_para
-        )
+        # Neighbours: the sentences just before and after, when they are in the same paragraph.
+        neighbour_dense = np.zeros(len(ids), dtype=np.float32)
+        neighbour_lex = np.zeros(len(ids), dtype=np.float32)
+        for step in (-1, 1):
+            other = ids + step
+            ok = (other >= 0) & (other < n)
+            ok[ok] &= self.sent_para[other[ok]] == paras[ok]
+            if ok.any():
+                nd = np.asarray(self.vectors[other[ok]], dtype=np.float32) @ qv
+                neighbour_dense[ok] = np.maximum(neighbour_dense[ok], nd)
+                if top_bm25 > 0:
+                    neighbour_lex[ok] = np.maximum(neighbour_lex[ok], bm25[other[ok]] / top_bm25)
+        features = np.stack(
+            [dense, para_dense, doc_dense, lex, lex_para, neighbour_dense, neighbour_lex,
+             bm25[ids], bm25_para[paras]],
+            axis=1,
+        ).astype(np.float32)
+        return Candidates(ids=ids, features=features, dense_rank=dense_rank, bm25_rank=bm25_rank)
+
+    def search(self, query_vector: np.ndarray, question: str, k: int) -> list[Scored]:
+        """The ``k`` best sentences for a question, best first."""
+        if self.size == 0:
+            return []
+        s = self.settings
+        c = self.candidates(query_vector, question, max(s.candidates, k))
+        f = c.features
+        score = f[:, :7] @ s.weights()
         order = np.argsort(-score, kind="stable")[:k]
         return [
             Scored(
-                sid=int(ids[i]),
+                sid=int(c.ids[i]),
                 score=float(score[i]),
-                dense=float(dense[i]),
-                paragraph_dense=float(para_dense[i]),
-                bm25=float(bm25[ids[i]]),
+                dense=float(f[i, 0]),
+                paragraph_dense=float(f[i, 1]),
+                bm25=float(f[i, 7]),
             )
             for i in order
         ]
