@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 import threading
 import time
 import unicodedata
@@ -61,6 +62,7 @@ class EngineSettings:
     max_question_chars: int = 2000
     context_sentences: int = 1  # neighbours on each side in a hit's context window
     lock_timeout: float | None = 900.0  # how long a writer waits for another to finish
+    max_loaded: int = 256  # corpora kept loaded in memory; the least recently used is dropped
 
 
 def now_iso() -> str:
@@ -89,7 +91,7 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.cache = EmbeddingCache(self.index_dir / "embeddings.sqlite")
-        self._indexes: dict[str, CorpusIndex] = {}
+        self._indexes: OrderedDict[str, CorpusIndex] = OrderedDict()
         self._load_lock = threading.Lock()
 
     # ----------------------------------------------------------------- reading
@@ -110,6 +112,9 @@ class Engine:
         token = cdir.current_token()
         loaded = self._indexes.get(corpus)
         if loaded is not None and loaded.path.name == token:
+            with self._load_lock:
+                if corpus in self._indexes:
+                    self._indexes.move_to_end(corpus)
             return loaded
         with self._load_lock:
             loaded = self._indexes.get(corpus)
@@ -130,6 +135,9 @@ class Engine:
                     f"`newsqa index build --corpus {corpus}`"
                 ) from exc
             self._indexes[corpus] = fresh
+            self._indexes.move_to_end(corpus)
+            while len(self._indexes) > self.settings.max_loaded:
+                self._indexes.popitem(last=False)  # its SQLite handle closes when the last reader lets go
             return fresh
 
     def embed_questions(self, questions: Sequence[str]) -> np.ndarray:

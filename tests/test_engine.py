@@ -165,3 +165,18 @@ def test_ask_many_keeps_order_and_errors_in_place(fake_engine: Engine) -> None:
 def test_invalid_corpus_name(fake_engine: Engine) -> None:
     with pytest.raises(NewsQAError, match="invalid corpus name"):
         fake_engine.ask("x?", corpus="../etc")
+
+
+def test_many_corpora_share_the_cache_and_stay_within_the_loaded_limit(tmp_path: Path, seeds_dir: Path) -> None:
+    encoder = HashingEncoder()
+    engine = Engine(tmp_path / "index", encoder, EngineSettings(seeds_dir=seeds_dir, max_loaded=3))
+    engine.ensure("100")
+    first = encoder.encoded
+    for name in ("101", "102", "103", "104"):
+        engine.ensure(name)
+        assert engine.ask("Who is the NATO Secretary General?", corpus=name).hits
+    assert encoder.encoded - first == 4  # seed sentences come from the cache: only the 4 questions are embedded
+    assert len(engine._indexes) == 3
+    engine.add([load_text(ARTICLE, title="Skerra lighthouse")], corpus="101")
+    assert "skerra-lighthouse" not in {d.doc_id for d in engine.documents("102")}
+    assert engine.corpora() == ["100", "101", "102", "103", "104"]
