@@ -38,3 +38,34 @@ def test_missing_token_is_a_plain_error(tmp_path, capsys):
     assert main.run_bot(Settings(index_dir=tmp_path)) == 1
     assert main.run_sync(Settings(index_dir=tmp_path)) == 1
     assert "DISCORD_TOKEN is not set" in capsys.readouterr().err
+
+
+class FakeResponse:
+    def __init__(self) -> None:
+        self.deferred: dict | None = None
+
+    def is_done(self) -> bool:
+        return self.deferred is not None
+
+    async def defer(self, **kwargs) -> None:
+        self.deferred = kwargs
+
+
+class FakeInteraction:
+    def __init__(self) -> None:
+        self.response = FakeResponse()
+
+
+async def test_respond_soon_defers_only_slow_work(monkeypatch):
+    # SimCord's virtual clock never lets the defer timer fire, so the slow path is tested here, without Discord.
+    import asyncio
+
+    from bot import app
+
+    monkeypatch.setattr(app, "DEFER_AFTER", 0.05)
+    fast = FakeInteraction()
+    assert await app.respond_soon(fast, asyncio.sleep(0, "fast"), ephemeral=False) == "fast"
+    assert fast.response.deferred is None
+    slow = FakeInteraction()
+    assert await app.respond_soon(slow, asyncio.sleep(0.2, "slow"), ephemeral=True) == "slow"
+    assert slow.response.deferred == {"ephemeral": True, "thinking": True}
