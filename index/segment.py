@@ -1,25 +1,38 @@
 """Split article text into paragraphs and sentences with exact character spans.
 
-Measured (pysbd 0.3.4, language "en", clean=False; cases in tests/test_segment.py): 27 of 28 news
-cases come out right: curly and straight quotes with the period inside the closing quote
-(“...,” he said. “...”), "U.S. officials", "U.K.", "U.N.", "Mr."/"Ms."/"Dr."/"Gen."/"Gov."/"Sen."
-"Rutte", "$1.5 billion", "3.5%", "e.g.", "Jan. 5", "Sept. 3", "No. 1", "vs.", "p.m." followed by a
-capitalized word, "Inc." at the end of a sentence, "..." and "…". The one miss is an abbreviation
-that ends a sentence when the next sentence starts with a capitalized word ("held in the U.S.
-Officials said ..." stays one sentence); that is ambiguous without a language model and is marked
-xfail rather than patched, since a patch would break "U.S. Officials" used as a noun phrase.
-Two things pysbd does that we correct for: with clean=False it treats a single newline as a sentence
-break, which cuts hard-wrapped sentences in half, so newlines, tabs and other control characters
-are replaced by spaces (length-preserving, so offsets stay exact) before segmenting; and its run time
-grows quadratically with the sentences in one call (one 15 kB paragraph: 0.5 s), so paragraphs
-longer than ``_WINDOW`` characters are segmented in overlapping windows, keeping only boundaries that
-had the following sentence in view. Also measured and pinned in a test: pysbd does not split inside
-an open quotation, so a multi-sentence quote ("“It is clear ... more. Several announced ...”") is
-one sentence; inside a windowed (over 3,000-character) paragraph such a quote may be split instead.
-Speed: 1 MB of news text (the seed article repeated, 6,435 sentences) takes 5.1 s as one paragraph per
-line and 7.4 s as a single 1 MB paragraph (windowed), i.e. ~5-7 µs per character, linear; a typical
-5-10 kB article takes 30-60 ms. nltk's punkt was not considered: nltk is not a dependency and punkt
-needs a data download at run time, which this project avoids.
+Segmenter: sentencex (rule-based, Rust, no data files, nothing fetched at run time; checked with the
+network blocked and under strace), plus one rule of ours: a boundary right after a title that only
+ever precedes a name ("Ms.", "Mx.", "Amb.", "Atty.", ...) is dropped. It replaced pysbd 0.3.4.
+
+Measured on the 28 cases in tests/test_segment.py (quotes, "U.S."/"U.K."/"U.N.", "Mr."/"Ms."/"Dr."/
+"Gen."/"Gov."/"Sen.", "$1.5 billion", "3.5%", "e.g.", "Jan. 5", "Sept. 3", "No. 1", "vs.", "p.m.",
+"Inc.", "..." and "…") and for speed on 1.03 MB (the seed article x100, one paragraph per line, plus
+the 1,065 Wikipedia paragraphs of squad-dev-a.json), median of 3 on the shared 2-core machine under
+load 6-8 (absolute figures about 2x an idle machine; the ratios held across runs):
+  pysbd (previous)           27/28  21.2 µs/char   1x      (5-10 µs/char at lower load)
+  sentencex + title rule     27/28  0.16 µs/char   ~130x   <- used here
+  sentencex alone            26/28  0.06 µs/char   ~350x   (misses "agreed. Ms. Smith")
+  nupunkt 0.8                26/28  0.17 µs/char   ~120x   (misses "vs. Russia")
+  blingfire 0.1.8            26/28  0.80 µs/char   ~26x    (misses "Ms. Smith")
+  segtok 1.5                 23/28  2.1 µs/char    ~10x
+  syntok 1.4                 23/28  4.3 µs/char    ~5x
+The one miss shared by all (xfail): an abbreviation that ends a sentence before a capitalized word
+("held in the U.S. Officials said ...") stays one sentence; ambiguous without a language model.
+Paragraph-by-paragraph agreement with pysbd: 100% on the news text, 96.7% of the Wikipedia paragraphs;
+of the differing boundaries most are pysbd errors (splits after "Inc.", "Bros.", "Who?," "Live!",
+"(O 3)", "c. 1,300,000", "max.") or sentencex wins ("Kiowa St. He", "N.T. In", "vitamin D. Not"),
+against some sentencex misses (one paragraph with a `quote’ mark, ":33"-style citation fragments).
+Keeping pysbd with a pre-check (no segmentation when the only terminal punctuation ends the
+paragraph) was measured too: 4x on one-sentence news paragraphs but only 1.3x overall, far from the
+~0.3 ms/sentence budget; sentencex costs ~0.01 ms per sentence (~0.4% of a 3.3 ms embedding).
+bench/bench_segment.py reproduces the pysbd / pre-check / sentencex rows (bench/results/segment.json).
+
+Both pysbd-era corrections are kept: newlines, tabs and other control characters become spaces
+(length-preserving, so offsets stay exact) so a hard-wrapped sentence is not cut at a line break;
+no windowing is needed any more (sentencex is linear: a single 1 MB paragraph takes ~0.05 s).
+Pinned in a test: no split inside an open quotation, so a multi-sentence quote
+("“It is clear ... more. Several announced ...”") is one sentence. nltk's punkt was not considered:
+nltk is not a dependency and punkt needs a data download at run time, which this project avoids.
 """
 
 from __future__ import annotations
@@ -27,7 +40,7 @@ from __future__ import annotations
 import logging
 import re
 
-import pysbd
+import sentencex
 
 from index.models import Sentence
 
@@ -39,10 +52,15 @@ _LINE = re.compile(r"[^\r\n]+")
 # Lines longer than this are not hard-wrapped text; a blank-line block made mostly of them is
 # "one paragraph per line" text that happens to contain a blank line (e.g. after a title).
 _LONG_LINE = 150
-# Paragraphs longer than this are segmented in windows of this size (see module docstring).
-_WINDOW = 3000
-# Every C0/C1 control character becomes a space for pysbd; a 1:1 replacement keeps offsets.
-_CONTROL_TO_SPACE = {c: " " for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]}
+# A sentence that ends in a title that only ever precedes a name: not a sentence end. "St.", "Jr.",
+# "Sr." and "Dr." (Street, Junior, Senior, Drive) can end a sentence and are left out.
+_TITLE_END = re.compile(
+    r"(?<![^\W\d_])(?:Mr|Mrs|Ms|Mx|Mmes|Messrs|Mssrs|Prof|Gens?|Gov|Sens?|Reps?|Capt|Lt|Col|Sgt|Cpl|Maj|Adm"
+    r"|Brig|Cmdr|Supt|Rev|Amb|Attys?|Det)\.\s*$"
+)
+# Every C0/C1 control character becomes a space for the segmenter; a 1:1 replacement keeps offsets.
+# (A regex substitution: str.translate with a dict costs ~0.2 µs per character, more than sentencex.)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
@@ -91,49 +109,36 @@ def split_paragraphs(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _segmenter() -> pysbd.Segmenter:
-    # A Segmenter is cheap to build (microseconds); one per call keeps this thread-safe.
-    return pysbd.Segmenter(language="en", clean=False)
-
-
-def _ends(chunk: str) -> list[int]:
-    """Sentence end offsets in ``chunk`` as pysbd sees them, mapped back onto ``chunk`` exactly.
-
-    Each segment is searched for from a running offset; a segment that cannot be found (pysbd
-    altered it) contributes no boundary, so its text joins the next sentence instead of being lost.
-    """
-    ends: list[int] = []
-    pos = 0
-    for piece in _segmenter().segment(chunk):
-        piece = piece.strip()
-        if not piece:
-            continue
-        idx = chunk.find(piece, pos)
-        if idx < 0:
-            log.debug("pysbd segment not found verbatim, merging it: %r", piece[:60])
-            continue
-        pos = idx + len(piece)
-        ends.append(pos)
-    return ends
+def _boundaries(chunk: str) -> list[dict]:
+    """sentencex's sentence records for ``chunk`` (a seam so tests can feed in odd output)."""
+    return sentencex.get_sentence_boundaries("en", chunk)
 
 
 def _paragraph_ends(para: str) -> list[int]:
-    """Sentence end offsets in one paragraph (already control-free), windowed when it is long."""
+    """Sentence end offsets in one paragraph (already control-free) as sentencex sees them.
+
+    sentencex reports character offsets; each record is checked against its own text and, should the
+    two ever disagree, the text is searched for from a running offset instead. A segment that cannot
+    be found contributes no boundary, so its text joins the next sentence instead of being lost.
+    A boundary right after a courtesy or military title ("Ms.", "Mx.", ...) is dropped: titles
+    precede a name and never end a sentence, and sentencex does not know all of them.
+    """
     ends: list[int] = []
-    base = 0
-    while len(para) - base > _WINDOW:
-        window = para[base : base + _WINDOW]
-        found = _ends(window)[:-1]  # the last sentence may run past the window
-        if found:
-            ends.extend(base + e for e in found)
-            base += found[-1]
-        else:
-            # No boundary in a whole window: cut at the last space so the work stays bounded.
-            cut = window.rfind(" ", 1)
-            cut = cut if cut > 0 else len(window)
-            ends.append(base + cut)
-            base += cut
-    ends.extend(base + e for e in _ends(para[base:]))
+    pos = 0
+    for rec in _boundaries(para):
+        piece = rec.get("text", "")
+        start, end = rec.get("start_index", -1), rec.get("end_index", -1)
+        if not (0 <= start <= end <= len(para) and para[start:end] == piece):
+            piece = piece.strip()
+            start = para.find(piece, pos) if piece else -1
+            if start < 0:
+                log.debug("sentencex segment not found verbatim, merging it: %r", piece[:60])
+                continue
+            end = start + len(piece)
+        pos = max(pos, end)
+        if para[max(0, end - 8) : end].rstrip().endswith(".") and _TITLE_END.search(para, max(0, end - 40), end):
+            continue
+        ends.append(end)
     return ends
 
 
@@ -144,7 +149,7 @@ def split_sentences(text: str) -> list[Sentence]:
     1-based across the whole text. ``text[s.start:s.end] == s.text`` always holds, and together the
     sentences cover every non-whitespace character of every paragraph.
     """
-    clean = text.translate(_CONTROL_TO_SPACE)
+    clean = _CONTROL.sub(" ", text)
     sentences: list[Sentence] = []
     for pnum, (pstart, pend) in enumerate(split_paragraphs(text), start=1):
         ends = _paragraph_ends(clean[pstart:pend])
