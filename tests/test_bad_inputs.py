@@ -1,0 +1,320 @@
+"""The bad-input table of docs/RELIABILITY.md as tests: each hostile question, file or URL gets a clear error
+or a safe answer, and an input that is refused leaves the index exactly as it was.
+
+Levels: the engine (questions), the loaders (index.documents / index.fetch, then Engine.add) and, where it
+is cheap, the real bot under SimCord (tests/botfixtures.py). No test touches the internet: URLs go to a
+local http.server on 127.0.0.1, or to 169.254.169.254, which must be refused before any connection.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from bot.format import answer_payload
+from index.documents import load_bytes, load_path, load_text, load_url
+from index.engine import Engine
+from index.errors import DocumentTooLargeError, FetchError, InvalidQuestionError, UnsupportedDocumentError
+from tests.botfixtures import World, bot_engine, bot_settings, simcord_bot, world  # noqa: F401
+
+PARSED_MENTION = re.compile(r"@(everyone|here)\b|<@[!&]?\d{15,21}>")
+ZALGO = "H̷̢̛̞̤̲̣̟͓̩̓̈́̽͑̔͠ȍ̵̧̨̟̟̱̳̗͎̯̈́̎̈́w̸̧̛̹̤̪̤̓̆̈́̕ m̴̡̧̝̜̭̈́̃̓̾̈́͜ų̸̛̺̯̔̓͑c̷̛̙̗̗̪̉̓h̶̨̛̝̼̞̃̌̚ d̷̢̛̯̜̹̓̓i̴̢̛̝̘̤̓̕d̶̢̛̠̗̓ allies invest in defense?"
+RTL = "كم أنفق الحلفاء على الدفاع في عام 2024؟ ‏כמה הוציאו בעלות הברית על הגנה?‮ reversed"
+CONTROL = "How much\x00 did\x07 allies\x1b[31m invest\u202e in\u200b defense\x7f in 2024?\r\n\t"
+FENCE = "```\n@everyone\n``` **bold** __u__ ||spoiler|| [link](http://evil.example) <@123456789012345678> > quote"
+ARTICLE = ("Zorblax mining output rose to 900 tonnes in 2024, the ministry said. "
+           "Officials expect it to double by 2030. The mine employs 1,200 people.\n")
+
+
+# ------------------------------------------------------------------ questions, at the engine
+
+
+@pytest.mark.parametrize(("question", "match"), [
+    ("", "empty"),
+    ("   \n\t  ", "empty"),
+    ("\x00\x01\x02\x7f", "empty"),  # control characters only: nothing left to ask
+    ("x" * 6000, "6000 characters long; the limit is 2000"),
+    ("word " * 1200, "the limit is 2000"),
+])
+def test_bad_question_is_refused_with_a_clear_message(fake_engine: Engine, question: str, match: str) -> None:
+    with pytest.raises(InvalidQuestionError, match=match):
+        fake_engine.ask(question)
+
+
+@pytest.mark.parametrize("question", [CONTROL, RTL, ZALGO, FENCE, "@everyone @here how much was invested?",
+                                      "Ω" * 1999, "🙂" * 500, "\u202e\u2066" * 10 + "defense 2024"])
+def test_odd_question_gets_a_safe_answer(fake_engine: Engine, question: str) -> None:
+    answer = fake_engine.ask(question)
+    assert 0.0 <= answer.confidence <= 1.0
+    assert "\x00" not in answer.question and "\x1b" not in answer.question  # control characters were cleaned
+    payload = answer_payload(answer)
+    for e in payload.embeds:
+        assert len(e) <= 6000
+        assert not PARSED_MENTION.search(e.title or "") and not PARSED_MENTION.search(e.description or "")
+    assert not PARSED_MENTION.search(payload.content or "")
+    assert payload.kwargs()["allowed_mentions"].to_dict() == {"parse": []}
+
+
+def test_control_characters_do_not_stop_the_answer(fake_engine: Engine) -> None:
+    answer = fake_engine.ask(CONTROL)
+    assert answer.answered and "$485 billion" in answer.hits[0].text
+
+
+# ------------------------------------------------------------------ files and text, at the loaders + engine
+
+
+def _snapshot(engine: Engine) -> tuple[int, list[str]]:
+    return engine.stats().generation, [d.doc_id for d in engine.documents()]
+
+
+def _refused(engine: Engine, make, error: type[Exception], match: str) -> None:
+    """``make()`` builds a document; it must raise ``error`` and the index must stay as it was."""
+    before = _snapshot(engine)
+    with pytest.raises(error, match=match):
+        engine.add([make()])
+    assert _snapshot(engine) == before
+
+
+def _zip_bomb_bytes() -> bytes:
+    return gzip.compress(b"<p>" + b"A" * 50_000_000 + b"</p>", compresslevel=9)  # 50 MB -> ~50 kB
+
+
+@pytest.mark.parametrize(("name", "data", "error", "match"), [
+    ("empty.txt", b"", UnsupportedDocumentError, "no sentences"),
+    ("blank.txt", b"  \n\n\t \r\n  ", UnsupportedDocumentError, "no sentences"),
+    ("binary.txt", bytes(range(256)) * 8, UnsupportedDocumentError, "binary"),
+    ("elf.txt", b"\x7fELF\x02\x01\x01" + bytes(500), UnsupportedDocumentError, "binary"),
+    ("truncated.txt", "Allies spent €485 billion".encode()[:-1] + "€".encode()[:2], UnsupportedDocumentError,
+     "not valid UTF-8"),
+    ("latin1.txt", "Café crème prices rose.".encode("latin-1"), UnsupportedDocumentError, "not valid UTF-8"),
+    ("bomb.html", None, UnsupportedDocumentError, "gzip archive"),
+    ("archive.html", b"PK\x03\x04" + bytes(100), UnsupportedDocumentError, "zip archive"),
+    ("photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(100), UnsupportedDocumentError, "PNG"),
+    ("script.exe", b"MZ\x90\x00", UnsupportedDocumentError, "supported are"),
+    ("nav.html", b"<html><body><nav>Home</nav></body></html>", UnsupportedDocumentError, "no article text"),
+])
+def test_bad_file_is_refused_and_the_index_is_unchanged(fake_engine: Engine, tmp_path: Path, name: str,
+                                                         data: bytes | None, error: type, match: str) -> None:
+    data = _zip_bomb_bytes() if data is None else data
+    path = tmp_path / name
+    path.write_bytes(data)
+    _refused(fake_engine, lambda: load_path(path), error, match)
+    _refused(fake_engine, lambda: load_bytes(data, name=name), error, match)  # the same bytes as an upload
+
+
+def test_fifty_megabyte_file_is_refused_before_it_is_read(fake_engine: Engine, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "huge.txt"
+    with open(path, "wb") as fh:  # sparse: 50 MB on paper, nothing written
+        fh.truncate(50 * 1024 * 1024)
+    reads: list[Path] = []
+    real_read = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real_read(self))
+    _refused(fake_engine, lambda: load_path(path), DocumentTooLargeError, "52,428,800 bytes, over the 5,000,000")
+    assert reads == [], "the file was read although its size alone refuses it"
+
+
+@pytest.mark.parametrize(("text", "match"), [("", "no sentences"), (" \n\t\n ", "no sentences"),
+                                             ("nul\x00inside. More text here.", "NUL")])
+def test_bad_pasted_text_is_refused(fake_engine: Engine, text: str, match: str) -> None:
+    _refused(fake_engine, lambda: load_text(text, title="Pasted"), UnsupportedDocumentError, match)
+
+
+@pytest.mark.parametrize("text", [
+    RTL + " " + RTL + ".\n\nوقال المسؤولون إن الإنتاج سيتضاعف بحلول عام 2030.",
+    ZALGO + " " + ZALGO + ". Second sentence about zorblax mining output.",
+    "Control\x01 characters\x07 in\x1b[0m an article about zorblax mining. It said\u2028so.",
+    FENCE + "\n\nZorblax output rose to 900 tonnes. @everyone should know. <@&123456789012345678> too.",
+])
+def test_odd_article_text_is_indexed_with_exact_spans(fake_engine: Engine, text: str) -> None:
+    doc = load_text(text, title="Odd article")
+    for s in doc.sentences:
+        assert doc.text[s.start:s.end] == s.text
+    before = fake_engine.stats().generation
+    fake_engine.add([doc])
+    assert fake_engine.stats().generation == before + 1
+    answer = fake_engine.ask("zorblax mining output")
+    payload = answer_payload(answer)
+    for e in payload.embeds:
+        assert not PARSED_MENTION.search(e.description or "")
+        assert len(e) <= 6000
+
+
+# ------------------------------------------------------------------ URLs
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path == "/article.txt":
+            body, extra = ARTICLE.encode(), {}
+        elif self.path == "/bomb.html":  # 10 MB of HTML in ~10 kB on the wire
+            body = gzip.compress(b"<html><body><p>" + b"A" * 10_000_000 + b"</p></body></html>")
+            extra = {"Content-Encoding": "gzip"}
+        elif self.path == "/to-loopback":
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/article.txt")
+            self.end_headers()
+            return
+        elif self.path == "/to-metadata":
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/iam/security-credentials/")
+            self.end_headers()
+            return
+        else:
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html" if self.path.endswith(".html") else "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def no_connections(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """Record (and refuse) every outgoing connection the fetcher tries."""
+    tried: list[tuple] = []
+
+    def refuse(address, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        tried.append(address)
+        raise OSError("test: no connection allowed")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    return tried
+
+
+def test_url_to_loopback_is_refused_without_allow_private(fake_engine: Engine, server: str) -> None:
+    _refused(fake_engine, lambda: load_url(server + "/article.txt"), FetchError,
+             r"127\.0\.0\.1 is a loopback address; set ALLOW_PRIVATE_URLS=true")
+    # the same server is fine once private addresses are allowed: the refusal was the address, not the page
+    assert "900 tonnes" in load_url(server + "/article.txt", allow_private=True).text
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "https://169.254.169.254/",
+                                 "http://[::ffff:169.254.169.254]/", "http://[fe80::1]/", "http://0.0.0.0/",
+                                 "http://10.0.0.1/", "http://localhost/"])
+def test_url_to_metadata_or_private_address_is_refused_before_connecting(
+        fake_engine: Engine, no_connections: list, url: str) -> None:
+    _refused(fake_engine, lambda: load_url(url), FetchError, "ALLOW_PRIVATE_URLS")
+    assert no_connections == []
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "gopher://x/", "javascript:alert(1)",
+                                 "http:///nohost"])
+def test_non_http_urls_are_refused(fake_engine: Engine, no_connections: list, url: str) -> None:
+    _refused(fake_engine, lambda: load_url(url), FetchError, "refused")
+    assert no_connections == []
+
+
+@pytest.mark.parametrize(("path", "match"), [("/to-loopback", "loopback"), ("/to-metadata", "link-local")])
+def test_redirect_to_a_private_address_is_refused(fake_engine: Engine, server: str,
+                                                  monkeypatch: pytest.MonkeyPatch, path: str, match: str) -> None:
+    """The first hop (our local server, named ``localhost``) is allowed; the redirect target must be vetted
+    again on its own and refused (loopback 127.0.0.1, or the cloud metadata address)."""
+    import index.fetch as fetch
+
+    real = fetch.check_address
+    first_hop = server.replace("127.0.0.1", "localhost")
+
+    def allow_only_the_first_hop(address: str, *, url: str = "", allow_private: bool = False) -> None:
+        if url.startswith(first_hop):
+            return None
+        return real(address, url=url, allow_private=allow_private)
+
+    monkeypatch.setattr(fetch, "check_address", allow_only_the_first_hop)
+    _refused(fake_engine, lambda: load_url(first_hop + path), FetchError, match)
+
+
+def test_gzip_bomb_served_with_content_encoding_is_cut_off(fake_engine: Engine, server: str) -> None:
+    _refused(fake_engine, lambda: load_url(server + "/bomb.html", allow_private=True, max_bytes=1_000_000),
+             DocumentTooLargeError, "larger than the 1,000,000-byte limit")
+
+
+# ------------------------------------------------------------------ through the bot (SimCord)
+
+
+def _no_ping(message) -> None:
+    assert not message.mention_everyone and not message.role_mentions and not message.mentions
+
+
+@pytest.mark.parametrize("question", ["   ", "\x00\x01\x02"])
+async def test_bot_refuses_empty_questions_privately(world: World, question: str) -> None:
+    result = await world.alice.slash(world.channel, "ask", question=question)
+    assert result.response.ephemeral and "empty" in result.response.content
+    assert world.env.errors
+
+
+async def test_bot_cannot_be_sent_a_6000_character_question(world: World) -> None:
+    """/ask declares max_length 2000, so Discord (SimCord) refuses the option before the bot sees it."""
+    with pytest.raises(Exception, match="(?i)length|long|2000"):
+        await world.alice.slash(world.channel, "ask", question="x" * 6000)
+
+
+@pytest.mark.parametrize("question", [CONTROL, RTL, ZALGO, FENCE, "@everyone @here what did allies invest?"])
+async def test_bot_answers_odd_questions_without_pinging(world: World, question: str) -> None:
+    result = await world.alice.slash(world.channel, "ask", question=question)
+    msg = result.response
+    _no_ping(msg.message)
+    assert len(msg.content or "") <= 2000 and sum(len(e) for e in msg.embeds) <= 6000
+    for e in msg.embeds:
+        assert not PARSED_MENTION.search(e.title or "") and not PARSED_MENTION.search(e.description or "")
+
+
+@pytest.mark.parametrize(("name", "data", "expected"), [
+    ("binary.txt", bytes(range(256)) * 8, "binary"),
+    ("truncated.txt", "Allies spent €".encode()[:-1], "utf-8"),
+    ("bomb.html", None, "gzip archive"),
+    ("empty.txt", b"", "no sentences"),
+])
+async def test_bot_refuses_bad_uploads_and_keeps_the_index(world: World, name: str, data: bytes | None,
+                                                           expected: str) -> None:
+    data = _zip_bomb_bytes() if data is None else data
+    before = _snapshot(world.bot.engine)
+    result = await world.admin.slash(world.channel, "add-article", file=(name, data))
+    assert result.response.ephemeral and result.response.content.startswith("Sorry, ")
+    assert expected in result.response.content.lower()
+    assert _snapshot(world.bot.engine) == before
+    assert world.env.errors
+
+
+async def test_bot_refuses_a_50_mb_upload_before_downloading_it(world: World) -> None:
+    before = _snapshot(world.bot.engine)
+    result = await world.admin.slash(world.channel, "add-article", file=("huge.txt", b"a" * (50 * 1024 * 1024)))
+    assert result.response.ephemeral and "52,428,800 bytes" in result.response.content
+    assert not result.deferred
+    assert _snapshot(world.bot.engine) == before
+    assert world.env.errors  # the refusal went through the tree's error handler
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:9/x",
+                                 "file:///etc/passwd"])
+async def test_bot_refuses_private_urls(world: World, no_connections: list, url: str) -> None:
+    before = _snapshot(world.bot.engine)
+    result = await world.admin.slash(world.channel, "add-article", url=url)
+    assert result.response.ephemeral and result.response.content.startswith("Sorry, ")
+    assert "refused" in result.response.content
+    assert no_connections == []
+    assert _snapshot(world.bot.engine) == before
+    assert world.env.errors
