@@ -2,6 +2,10 @@
 
 ``create_bot`` builds it without connecting, so tests (SimCord) and ``bot.main`` hand it an engine.
 Every engine and SQLite call runs in a worker thread (``run_blocking``); the event loop never blocks.
+
+Each server has its own corpus, named by its id and created from the seeds on first use; direct
+messages read the shared ``seeds`` corpus, which Discord never changes. Cogs reach a server's corpus
+only through ``in_corpus`` (reads) and ``writable_corpus`` (admin writes).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from index.engine import Engine, clean_question
-from index.errors import NewsQAError
+from index.errors import IndexCorruptError, ModelMismatchError, NewsQAError
 from index.models import Answer
 
 from .format import escape, plain_clip
@@ -34,6 +38,21 @@ EXTENSIONS = ("bot.cogs.qa", "bot.cogs.figures", "bot.cogs.admin", "bot.cogs.met
 DEFER_AFTER = 1.5  # seconds of work before an interaction is deferred
 GENERIC_ERROR = "Something went wrong on my side while doing that. The error is logged; please try again later."
 NOT_ADMIN = "This command is for admins: members with **Manage Server** or an admin role."
+SEEDS_CORPUS = "seeds"  # what direct messages read: the shared seed articles, never changed from Discord
+RETRY_REBUILD_AFTER = 60.0  # seconds before a failed rebuild of a corpus is tried again
+
+
+class CorpusRebuildingError(NewsQAError):
+    """A corpus was found corrupt (or built with another model) and is being rebuilt from its sources."""
+
+
+class ReadOnlyCorpusError(NewsQAError):
+    """Direct messages read the shared seeds, which cannot be changed from Discord."""
+
+
+def rebuilding_message(guild_id: int | None) -> str:
+    whose = "this server's index" if guild_id is not None else "the index"
+    return f"{whose} is being rebuilt from its sources; try again in a moment"
 
 
 class NotAdmin(app_commands.CheckFailure):
@@ -163,6 +182,10 @@ class NewsQABot(commands.Bot):
         self.sync_guild = sync_guild
         self.cooldown = Cooldown(settings.cooldown_questions, settings.cooldown_seconds)
         self.failed_extensions: dict[str, str] = {}
+        self.rebuilds: dict[str, asyncio.Task[None]] = {}  # corpus -> its one running rebuild
+        self._failed_rebuilds: dict[str, float] = {}  # corpus -> when its last rebuild failed
+        self._ready_corpora: set[str] = set()  # corpora known to exist and load
+        self._corpus_locks: dict[str, asyncio.Lock] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -203,8 +226,81 @@ class NewsQABot(commands.Bot):
     # ------------------------------------------------------------ helpers for the cogs
 
     def corpus_for(self, guild_id: int | None) -> str:
-        """The corpus a server asks (one shared corpus for now; per-server corpora can come later)."""
-        return self.settings.corpus
+        """A server's own corpus (named by its id); direct messages read the shared seeds."""
+        return str(guild_id) if guild_id is not None else SEEDS_CORPUS
+
+    async def corpus_ready(self, guild_id: int | None) -> str:
+        """The name of this server's corpus, created from the seeds on first use and checked to load.
+
+        One creation per corpus at a time (an asyncio lock here; the engine's writer lock across
+        processes). A corrupt or mismatched corpus starts a rebuild and raises CorpusRebuildingError.
+        """
+        assert self.engine is not None
+        corpus = self.corpus_for(guild_id)
+        self._refuse_while_rebuilding(corpus, guild_id)
+        if corpus in self._ready_corpora:
+            return corpus
+        async with self._corpus_locks.setdefault(corpus, asyncio.Lock()):
+            if corpus not in self._ready_corpora:
+                try:
+                    await self.run_blocking(self._prepare_corpus, corpus)
+                except (IndexCorruptError, ModelMismatchError) as exc:
+                    self.start_rebuild(corpus, exc)
+                    raise CorpusRebuildingError(rebuilding_message(guild_id)) from exc
+                self._ready_corpora.add(corpus)
+        return corpus
+
+    def _prepare_corpus(self, corpus: str) -> None:
+        report = self.engine.ensure(corpus)
+        if report is not None:
+            log.info("created corpus %s from the seeds: %d documents in %.2f s", corpus, report.documents,
+                     report.seconds)
+        self.engine.index(corpus)  # load it now, so a broken index is found before the question is asked
+
+    def _refuse_while_rebuilding(self, corpus: str, guild_id: int | None) -> None:
+        if corpus in self.rebuilds:
+            raise CorpusRebuildingError(rebuilding_message(guild_id))
+        failed = self._failed_rebuilds.get(corpus)
+        if failed is not None and time.monotonic() - failed < RETRY_REBUILD_AFTER:
+            raise CorpusRebuildingError(
+                f"{'this server' if guild_id is not None else 'the'} index is broken and rebuilding it failed; "
+                "the error is logged. An admin can try /reindex in a minute")
+
+    async def in_corpus(self, guild_id: int | None, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Call an engine method on this server's corpus (``corpus=`` is passed) in a worker thread."""
+        corpus = await self.corpus_ready(guild_id)
+        try:
+            return await self.run_blocking(fn, *args, corpus=corpus, **kwargs)
+        except (IndexCorruptError, ModelMismatchError) as exc:
+            self._ready_corpora.discard(corpus)
+            self.start_rebuild(corpus, exc)
+            raise CorpusRebuildingError(rebuilding_message(guild_id)) from exc
+
+    async def writable_corpus(self, guild_id: int | None) -> str:
+        """The corpus an admin command may change: the server's own; never the seeds of direct messages."""
+        if guild_id is None:
+            raise ReadOnlyCorpusError("direct messages read the shared seed articles, which can't be changed "
+                                      "from Discord; use this command in your server")
+        return await self.corpus_ready(guild_id)
+
+    def start_rebuild(self, corpus: str, reason: BaseException) -> None:
+        """Rebuild a broken corpus from its sources in a worker thread (one rebuild per corpus at a time)."""
+        if corpus in self.rebuilds:
+            return
+        log.error("%s; rebuilding it from its sources now", reason)
+        self.rebuilds[corpus] = asyncio.get_running_loop().create_task(self._rebuild(corpus))
+
+    async def _rebuild(self, corpus: str) -> None:
+        try:
+            report = await self.run_blocking(self.engine.build, corpus)
+            self._failed_rebuilds.pop(corpus, None)
+            log.info("rebuilt corpus %s: %d documents in %.1f s", corpus, report.documents, report.seconds)
+        except Exception:
+            self._failed_rebuilds[corpus] = time.monotonic()
+            log.exception("rebuilding corpus %s failed; rebuild it with `newsqa index build --corpus %s`",
+                          corpus, corpus)
+        finally:
+            self.rebuilds.pop(corpus, None)
 
     async def run_blocking(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run a blocking engine or SQLite call in a worker thread."""
@@ -218,9 +314,9 @@ class NewsQABot(commands.Bot):
                      channel_id: int | None) -> tuple[Answer, int]:
         """Answer in a worker thread and log the question; returns the answer and its record id."""
         assert self.engine is not None and self.records is not None
-        corpus = self.corpus_for(guild_id)
+        corpus = await self.corpus_ready(guild_id)  # a new server's corpus is created here, outside the timing
         started = time.perf_counter()
-        answer = await self.run_blocking(self.engine.ask, question, corpus=corpus, k=self.settings.answer_top_k)
+        answer = await self.in_corpus(guild_id, self.engine.ask, question, k=self.settings.answer_top_k)
         latency_ms = (time.perf_counter() - started) * 1000
         qid = await self.run_blocking(self.records.log_question, answer, user_id=user_id, guild_id=guild_id,
                                       channel_id=channel_id, corpus=corpus, latency_ms=latency_ms)

@@ -9,10 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import discord
 
+from index.errors import IndexCorruptError, ModelMismatchError, NewsQAError
+
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from index.engine import Engine
+
+    from .app import NewsQABot
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +35,43 @@ def _error(text: str) -> int:
     return 1
 
 
-def run_bot(settings: Settings) -> int:
-    """Build the engine (building the corpus if needed), start the bot and run until stopped; the exit code."""
-    if not settings.discord_token:
-        return _error("DISCORD_TOKEN is not set; put it in .env (see .env.example)")
-    from .app import create_bot
+def check_corpora(engine: Engine) -> list[str]:
+    """Try to load every server's corpus; log each unusable one with its rebuild command (the bot rebuilds
+    it on first use). Returns the names of the broken ones."""
+    broken = []
+    for corpus in engine.corpora():
+        try:
+            engine.index(corpus)
+        except (IndexCorruptError, ModelMismatchError) as exc:
+            log.error("%s (the bot rebuilds it when the server next uses it)", exc)
+            broken.append(corpus)
+    return broken
+
+
+def prepare_bot(settings: Settings) -> tuple[Engine, NewsQABot]:
+    """The engine and the bot, ready to start even when an index on disk is corrupt or truncated.
+
+    The seeds corpus (what direct messages read) is built, or rebuilt when unusable, before the bot
+    starts; servers' corpora are checked and a broken one is rebuilt in the background when next used.
+    """
+    from .app import SEEDS_CORPUS, create_bot
     from .runtime import ensure_corpus, make_engine
 
     engine = make_engine(settings)
-    ensure_corpus(engine, settings.corpus)
-    bot = create_bot(engine, settings)
+    try:
+        ensure_corpus(engine, SEEDS_CORPUS, rebuild_broken=True)
+    except NewsQAError as exc:  # e.g. SEEDS_DIR is missing: start anyway; the bot says so when asked
+        log.error("the %s corpus could not be built (%s); the bot starts anyway. Rebuild it with "
+                  "`newsqa index build --corpus %s`", SEEDS_CORPUS, exc, SEEDS_CORPUS)
+    check_corpora(engine)
+    return engine, create_bot(engine, settings)
+
+
+def run_bot(settings: Settings) -> int:
+    """Build the engine (building the seeds corpus if needed), start the bot and run until stopped; the exit code."""
+    if not settings.discord_token:
+        return _error("DISCORD_TOKEN is not set; put it in .env (see .env.example)")
+    engine, bot = prepare_bot(settings)
 
     async def runner() -> None:
         async with bot:

@@ -2,6 +2,9 @@
 
 It lives apart from the index (default ``INDEX_DIR/bot.sqlite``) so a reindex never touches it. One
 connection guarded by a lock; every call is short, and the bot runs them off the event loop.
+
+Every row carries the server (``guild_id``; NULL for direct messages) and every read takes the server
+it reads for: one server never sees another's questions, feedback or audit entries.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     confidence REAL NOT NULL,
     hits TEXT NOT NULL,
     user_id INTEGER NOT NULL,
+    guild_id INTEGER,
     vote TEXT NOT NULL CHECK (vote IN ('up', 'down')),
     voted_at TEXT NOT NULL,
     UNIQUE (question_id, user_id)
@@ -55,6 +59,17 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS questions_by_time ON questions (asked_at);
 """
+
+# Indexes on columns that an older bot.sqlite may lack: created after the migration adds them.
+INDEXES = """
+CREATE INDEX IF NOT EXISTS questions_by_guild ON questions (guild_id, id);
+CREATE INDEX IF NOT EXISTS feedback_by_guild ON feedback (guild_id, id);
+CREATE INDEX IF NOT EXISTS audit_by_guild ON audit (guild_id, id);
+"""
+
+# Columns added since the first release: (table, column, declaration).
+ADDED_COLUMNS = (("questions", "guild_id", "INTEGER"), ("feedback", "guild_id", "INTEGER"),
+                 ("audit", "guild_id", "INTEGER"))
 
 
 def now_iso() -> str:
@@ -83,6 +98,28 @@ class Records:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        self._migrate()
+        self._db.executescript(INDEXES)
+
+    def _migrate(self) -> None:
+        """Add the columns an older bot.sqlite lacks, in one transaction (feedback gets its question's server)."""
+        missing = [(t, c, d) for t, c, d in ADDED_COLUMNS
+                   if c not in {row[1] for row in self._db.execute(f"PRAGMA table_info({t})")}]
+        if not missing:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for table, column, decl in missing:
+                    log.info("records: adding %s.%s to %s", table, column, self.path)
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                if ("feedback", "guild_id", "INTEGER") in missing:
+                    self._db.execute("UPDATE feedback SET guild_id = (SELECT q.guild_id FROM questions q "
+                                     "WHERE q.id = feedback.question_id)")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         with self._lock:
@@ -107,18 +144,20 @@ class Records:
             )
             return int(cur.lastrowid)
 
-    def answer(self, question_id: int) -> Answer | None:
-        """The stored answer of a question id, or None when unknown."""
-        rows = self._run("SELECT question, answered, confidence, hits FROM questions WHERE id = ?", (question_id,))
+    def answer(self, question_id: int, *, guild_id: int | None) -> Answer | None:
+        """The stored answer of a question asked in this server (None for DMs), or None when unknown here."""
+        rows = self._run("SELECT question, answered, confidence, hits FROM questions WHERE id = ? AND guild_id IS ?",
+                         (question_id, guild_id))
         if not rows:
             return None
         question, answered, confidence, hits = rows[0]
         return answer_from_dict({"question": question, "answered": answered, "confidence": confidence,
                                  "hits": json.loads(hits)})
 
-    def recent_hits(self, user_id: int, limit: int = 25) -> list[Hit]:
-        """Hits of a user's recent questions, newest first, each citation once (for /source autocomplete)."""
-        rows = self._run("SELECT hits FROM questions WHERE user_id = ? ORDER BY id DESC LIMIT 20", (user_id,))
+    def recent_hits(self, user_id: int, *, guild_id: int | None, limit: int = 25) -> list[Hit]:
+        """Hits of a user's recent questions in this server, newest first, each citation once (for /source)."""
+        rows = self._run("SELECT hits FROM questions WHERE user_id = ? AND guild_id IS ? ORDER BY id DESC LIMIT 20",
+                         (user_id, guild_id))
         out, seen = [], set()
         for (hits,) in rows:
             for hit in answer_from_dict({"question": "", "answered": 0, "confidence": 0, "hits": json.loads(hits)}).hits:
@@ -128,22 +167,23 @@ class Records:
                     out.append(hit)
         return out[:limit]
 
-    def latency(self, last: int = 200) -> dict:
-        """Median and p95 answer latency over the last ``last`` questions, in milliseconds."""
-        values = [r[0] for r in self._run("SELECT latency_ms FROM questions ORDER BY id DESC LIMIT ?", (last,))]
+    def latency(self, *, guild_id: int | None, last: int = 200) -> dict:
+        """Median and p95 answer latency over this server's last ``last`` questions, in milliseconds."""
+        values = [r[0] for r in self._run("SELECT latency_ms FROM questions WHERE guild_id IS ? ORDER BY id DESC "
+                                          "LIMIT ?", (guild_id, last))]
         if not values:
             return {"count": 0}
         values.sort()
         p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
         return {"count": len(values), "median_ms": statistics.median(values), "p95_ms": p95}
 
-    def gaps(self, limit: int = 20) -> list[dict]:
-        """Recent questions that went unanswered or got a 👎, newest first."""
+    def gaps(self, *, guild_id: int | None, limit: int = 20) -> list[dict]:
+        """This server's recent questions that went unanswered or got a 👎, newest first."""
         rows = self._run(
-            "SELECT question, 'unanswered', asked_at, id FROM questions WHERE answered = 0 "
+            "SELECT question, 'unanswered', asked_at, id FROM questions WHERE answered = 0 AND guild_id IS ? "
             "UNION ALL SELECT question, 'down', voted_at, question_id FROM feedback WHERE vote = 'down' "
-            "ORDER BY 3 DESC, 4 DESC LIMIT ?",
-            (limit * 2,),
+            "AND guild_id IS ? ORDER BY 3 DESC, 4 DESC LIMIT ?",
+            (guild_id, guild_id, limit * 2),
         )
         out, seen = [], set()
         for question, reason, when, _ in rows:
@@ -156,32 +196,36 @@ class Records:
 
     # ------------------------------------------------------------ feedback
 
-    def vote(self, question_id: int, user_id: int, vote: str) -> bool:
-        """Record (or change) a user's 👍/👎 on an answer; False when the question is unknown."""
+    def vote(self, question_id: int, user_id: int, vote: str, *, guild_id: int | None) -> bool:
+        """Record (or change) a user's 👍/👎 on an answer from this server; False when unknown here."""
         if vote not in ("up", "down"):
             raise ValueError(vote)
         with self._lock:
             row = self._db.execute(
-                "SELECT question, answered, confidence, hits FROM questions WHERE id = ?", (question_id,)
+                "SELECT question, answered, confidence, hits FROM questions WHERE id = ? AND guild_id IS ?",
+                (question_id, guild_id),
             ).fetchone()
             if row is None:
                 return False
             self._db.execute(
-                "INSERT INTO feedback (question_id, question, answered, confidence, hits, user_id, vote, voted_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (question_id, user_id) DO UPDATE SET "
+                "INSERT INTO feedback (question_id, question, answered, confidence, hits, user_id, guild_id, vote, "
+                "voted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (question_id, user_id) DO UPDATE SET "
                 "vote = excluded.vote, voted_at = excluded.voted_at",
-                (question_id, *row, user_id, vote, now_iso()),
+                (question_id, *row, user_id, guild_id, vote, now_iso()),
             )
             return True
 
-    def feedback(self, question_id: int | None = None) -> list[dict]:
-        """Feedback rows (all, or for one question)."""
-        where, params = ("WHERE question_id = ?", (question_id,)) if question_id is not None else ("", ())
+    def feedback(self, *, guild_id: int | None, question_id: int | None = None) -> list[dict]:
+        """This server's feedback rows (all, or for one question)."""
+        where, params = "WHERE guild_id IS ?", (guild_id,)
+        if question_id is not None:
+            where, params = where + " AND question_id = ?", params + (question_id,)
         rows = self._run(
-            f"SELECT question_id, question, answered, confidence, hits, user_id, vote, voted_at FROM feedback {where} "
-            "ORDER BY id", params,
+            "SELECT question_id, question, answered, confidence, hits, user_id, vote, voted_at, guild_id "
+            f"FROM feedback {where} ORDER BY id", params,
         )
-        keys = ("question_id", "question", "answered", "confidence", "hits", "user_id", "vote", "voted_at")
+        keys = ("question_id", "question", "answered", "confidence", "hits", "user_id", "vote", "voted_at",
+                "guild_id")
         return [dict(zip(keys, r)) | {"hits": json.loads(r[4])} for r in rows]
 
     # ------------------------------------------------------------ audit
@@ -193,17 +237,18 @@ class Records:
             (user_id, user_name, guild_id, action, detail, now_iso()),
         )
 
-    def audit_log(self, limit: int = 50) -> list[dict]:
-        rows = self._run("SELECT user_id, user_name, guild_id, action, detail, at FROM audit ORDER BY id DESC LIMIT ?",
-                         (limit,))
+    def audit_log(self, *, guild_id: int | None, limit: int = 50) -> list[dict]:
+        """This server's audit entries, newest first."""
+        rows = self._run("SELECT user_id, user_name, guild_id, action, detail, at FROM audit WHERE guild_id IS ? "
+                         "ORDER BY id DESC LIMIT ?", (guild_id, limit))
         keys = ("user_id", "user_name", "guild_id", "action", "detail", "at")
         return [dict(zip(keys, r)) for r in rows]
 
-    def last_change(self) -> str | None:
-        """When the index was last changed from Discord, and by which action."""
+    def last_change(self, *, guild_id: int | None) -> str | None:
+        """When this server's corpus was last changed from Discord, and by which action."""
         rows = self._run(
             "SELECT action, at, user_name FROM audit WHERE action IN ('reindex', 'add-article', 'remove-article') "
-            "AND detail NOT LIKE 'failed%' ORDER BY id DESC LIMIT 1"
+            "AND detail NOT LIKE 'failed%' AND guild_id IS ? ORDER BY id DESC LIMIT 1", (guild_id,)
         )
         if not rows:
             return None

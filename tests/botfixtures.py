@@ -1,5 +1,6 @@
 """Fixtures for the end-to-end bot tests: the real bot (``create_bot``) under SimCord, over a temporary
-index of the seed articles built with the fake hashing encoder (no model, instant).
+index of the seed articles built with the fake hashing encoder (no model, instant). Each server's
+corpus is created from the seeds on its first use, as in production.
 
 Import what you need from this module in a test file (pytest picks up imported fixtures)::
 
@@ -15,7 +16,7 @@ import discord
 import pytest
 import pytest_asyncio
 
-from bot.app import NewsQABot, create_bot
+from bot.app import SEEDS_CORPUS, NewsQABot, create_bot
 from bot.settings import Settings
 from index.embed import HashingEncoder
 from index.engine import Engine, EngineSettings
@@ -35,7 +36,7 @@ def bot_settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def bot_engine(bot_settings: Settings):
     engine = Engine(bot_settings.index_dir, HashingEncoder(), EngineSettings(seeds_dir=SEEDS))
-    engine.ensure(bot_settings.corpus)
+    engine.ensure(SEEDS_CORPUS)  # what start-up does; servers' corpora come on first use
     yield engine
     engine.close()
 
@@ -53,6 +54,16 @@ class World:
     channel: object
     alice: object  # a member without any admin rights
     admin: object  # a member with Manage Server
+
+    @property
+    def corpus(self) -> str:
+        """This server's corpus name."""
+        return self.bot.corpus_for(self.guild.id)
+
+    def documents(self) -> list:
+        """This server's documents (creating its corpus from the seeds if nobody used it yet)."""
+        self.bot.engine.ensure(self.corpus)
+        return self.bot.engine.documents(self.corpus)
 
     def configure(self, **changes) -> None:
         """Change settings whose values (channel and role ids) exist only once the world is built."""

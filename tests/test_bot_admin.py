@@ -6,7 +6,7 @@ import asyncio
 import threading
 import pytest
 
-from bot.app import NOT_ADMIN, create_bot
+from bot.app import NOT_ADMIN, SEEDS_CORPUS, create_bot
 from bot.format import NO_ANSWER
 from bot.settings import Settings
 from index.embed import HashingEncoder
@@ -47,7 +47,7 @@ class GatedEngine(Engine):
 @pytest.fixture
 def bot_engine(bot_settings):  # noqa: F811 - the gated engine for this module
     engine = GatedEngine(bot_settings.index_dir, HashingEncoder(), EngineSettings(seeds_dir=SEEDS))
-    engine.ensure(bot_settings.corpus)
+    engine.ensure(SEEDS_CORPUS)
     yield engine
     engine.close()
 
@@ -67,8 +67,8 @@ async def test_non_admin_is_refused_by_the_bot_itself(world: World, command: str
     assert result.response.ephemeral
     assert result.response.content == NOT_ADMIN
     assert world.env.errors  # the NotAdmin check failure reached the error handler
-    assert world.bot.records.audit_log() == []
-    assert world.bot.engine.documents()[0].doc_id == "nato-defense-ministers"
+    assert world.bot.records.audit_log(guild_id=world.guild.id) == []
+    assert [d.doc_id for d in world.documents()] == ["nato-defense-ministers"]
 
 
 async def test_member_with_an_admin_role_is_admin(world: World):
@@ -115,7 +115,7 @@ async def test_add_attached_article_then_ask_finds_it_while_a_concurrent_ask_use
     after = await world.alice.slash(world.channel, "ask", question=ZORB_QUESTION)
     assert "900 tonnes" in after.response.embeds[0].description
 
-    (entry,) = world.bot.records.audit_log()
+    (entry,) = world.bot.records.audit_log(guild_id=world.guild.id)
     assert entry["action"] == "add-article" and entry["user_id"] == world.admin.id
     assert "zorblax.txt" in entry["detail"] and "2 documents" in entry["detail"]
     edits = [r for r in env.http_requests if r.method == "PATCH" and "@original" in r.path]
@@ -128,7 +128,7 @@ async def test_add_article_from_pasted_text_modal(world: World):
     fields = [c["components"][0]["custom_id"] for c in shown.modal["components"]]
     result = await world.admin.submit_modal(shown, {fields[0]: "Zorblax news", fields[1]: ZORB})
     assert "2 documents" in result.response.content
-    titles = [d.title for d in world.bot.engine.documents()]
+    titles = [d.title for d in world.documents()]
     assert "Zorblax news" in titles
 
 
@@ -146,7 +146,7 @@ async def test_unusable_attachments_are_refused_in_plain_language(world: World, 
     assert result.response.content.startswith("Sorry, ")
     assert expected.lower() in result.response.content.lower()
     assert world.env.errors
-    assert len(world.bot.engine.documents()) == 1
+    assert len(world.documents()) == 1
 
 
 async def test_oversized_attachment_is_refused_before_download(world: World):
@@ -168,7 +168,7 @@ async def test_remove_article_with_autocomplete_and_reindex(world: World):
         result.response.content
     result = await world.admin.slash(world.channel, "reindex")
     assert result.response.content.startswith("Reindex: the index now has 1 documents")
-    assert [e["action"] for e in world.bot.records.audit_log()] == ["reindex", "remove-article", "add-article"]
+    assert [e["action"] for e in world.bot.records.audit_log(guild_id=world.guild.id)] == ["reindex", "remove-article", "add-article"]
     missing = await world.admin.slash(world.channel, "remove-article", document="no-such-article")
     assert "no document 'no-such-article'" in missing.response.content
     assert world.env.errors

@@ -76,7 +76,8 @@ async def test_answer_near_every_embed_limit(world: World):
                                                            for i in range(700)) + "."
     doc = load_text(f"Intro line here.\n\n{sentence} After that, nothing.\n\nZorblax outro.",
                     title="Zorblax " + "very long title " * 40)
-    world.bot.engine.add([doc])
+    world.bot.engine.ensure(world.corpus)
+    world.bot.engine.add([doc], corpus=world.corpus)
     result = await world.alice.slash(world.channel, "ask", question=sentence[:400] + "?")
     msg = result.response.message
     (embed,) = msg.embeds

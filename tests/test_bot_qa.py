@@ -89,12 +89,12 @@ async def test_feedback_buttons_store_votes_and_thumbs_down_shows_in_gaps(world:
     assert up.response.ephemeral and up.response.content.startswith("Thanks")
     down = await world.admin.click(msg.message, custom_id=button(msg, "👎"))
     assert down.response.ephemeral
-    votes = world.bot.records.feedback()
+    votes = world.bot.records.feedback(guild_id=world.guild.id)
     assert {(v["user_id"], v["vote"]) for v in votes} == {(world.alice.id, "up"), (world.admin.id, "down")}
     assert votes[0]["question"] == ANSWERABLE and votes[0]["hits"][0]["doc_id"] == "nato-defense-ministers"
     again = await world.alice.click(msg.message, custom_id=button(msg, "👎"))  # changing one's vote replaces it
     assert again.response.ephemeral
-    assert sorted(v["vote"] for v in world.bot.records.feedback()) == ["down", "down"]
+    assert sorted(v["vote"] for v in world.bot.records.feedback(guild_id=world.guild.id)) == ["down", "down"]
     gaps = await world.admin.slash(world.channel, "gaps")
     assert ANSWERABLE.replace("?", "") in gaps.response.embeds[0].description
     assert "👎" in gaps.response.embeds[0].description

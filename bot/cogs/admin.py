@@ -22,7 +22,7 @@ from index.documents import SUPPORTED_SUFFIXES, load_bytes, load_text, load_url
 from index.errors import DocumentTooLargeError, NewsQAError, UnsupportedDocumentError
 from index.models import ChangeReport, Document
 
-from ..app import NewsQABot, admin_only, report_error
+from ..app import NewsQABot, admin_only, reply, report_error, respond_soon
 from ..format import Payload, gaps_embed, plain_clip, progress_text, report_text, squash, status_embed
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class Admin(commands.Cog):
         return report
 
     async def add_document(self, interaction: discord.Interaction, doc: Document, detail: str) -> ChangeReport:
-        corpus = self.bot.corpus_for(interaction.guild_id)
+        corpus = await self.bot.writable_corpus(interaction.guild_id)
         return await self.run_change(
             interaction, "add-article", "Adding the article",
             lambda progress: self.bot.engine.add([doc], corpus=corpus, progress=progress),
@@ -143,7 +143,7 @@ class Admin(commands.Cog):
     @admin_only()
     async def reindex(self, interaction: discord.Interaction) -> None:
         """Rebuild; questions keep being answered from the old index until the new one is complete."""
-        corpus = self.bot.corpus_for(interaction.guild_id)
+        corpus = await self.bot.writable_corpus(interaction.guild_id)
         await self.run_change(interaction, "reindex", "Reindex",
                               lambda progress: self.bot.engine.build(corpus, progress=progress), f"corpus {corpus}")
 
@@ -197,7 +197,7 @@ class Admin(commands.Cog):
     async def remove_article(self, interaction: discord.Interaction, document: app_commands.Range[str, 1, 100]
                              ) -> None:
         """Remove one article (also from future rebuilds)."""
-        corpus = self.bot.corpus_for(interaction.guild_id)
+        corpus = await self.bot.writable_corpus(interaction.guild_id)
         await self.run_change(interaction, "remove-article", "Removing the article",
                               lambda progress: self.bot.engine.remove(document, corpus=corpus, progress=progress),
                               f"document {document}")
@@ -206,7 +206,7 @@ class Admin(commands.Cog):
     async def remove_article_document(self, interaction: discord.Interaction, current: str
                                       ) -> list[app_commands.Choice[str]]:
         try:
-            docs = await self.bot.run_blocking(self.bot.engine.documents, self.bot.corpus_for(interaction.guild_id))
+            docs = await self.bot.in_corpus(interaction.guild_id, self.bot.engine.documents)
         except NewsQAError:
             return []
         needle = current.lower().strip()
@@ -221,7 +221,7 @@ class Admin(commands.Cog):
     @admin_only()
     async def gaps(self, interaction: discord.Interaction) -> None:
         """What to add next."""
-        rows = await self.bot.run_blocking(self.bot.records.gaps, 20)
+        rows = await self.bot.run_blocking(self.bot.records.gaps, guild_id=interaction.guild_id, limit=20)
         await interaction.response.send_message(**Payload(embeds=(gaps_embed(rows),)).kwargs(), ephemeral=True)
         await self.bot.audit(interaction, "gaps", f"viewed {len(rows)} questions")
 
@@ -231,11 +231,12 @@ class Admin(commands.Cog):
     @admin_only()
     async def status(self, interaction: discord.Interaction) -> None:
         """How the bot is doing."""
-        stats = await self.bot.run_blocking(self.bot.engine.stats, self.bot.corpus_for(interaction.guild_id))
-        last = await self.bot.run_blocking(self.bot.records.last_change)
-        latency = await self.bot.run_blocking(self.bot.records.latency)
+        stats = await respond_soon(interaction, self.bot.in_corpus(interaction.guild_id, self.bot.engine.stats),
+                                   ephemeral=True)
+        last = await self.bot.run_blocking(self.bot.records.last_change, guild_id=interaction.guild_id)
+        latency = await self.bot.run_blocking(self.bot.records.latency, guild_id=interaction.guild_id)
         embed = status_embed(stats, last_change=last, latency=latency)
-        await interaction.response.send_message(**Payload(embeds=(embed,)).kwargs(), ephemeral=True)
+        await reply(interaction, **Payload(embeds=(embed,)).kwargs(), ephemeral=True)
         await self.bot.audit(interaction, "status", "viewed")
 
 

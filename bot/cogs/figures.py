@@ -52,20 +52,18 @@ class Figures(commands.Cog):
         await reply(interaction, **payload.kwargs())
 
     async def _figures(self, guild_id: int | None, topic: str | None) -> list[Figure]:
-        corpus = self.bot.corpus_for(guild_id)
-        docs = await self.bot.run_blocking(self.bot.engine.documents, corpus)
+        engine = self.bot.engine
+        docs = await self.bot.in_corpus(guild_id, engine.documents)
         match = next((d for d in docs if topic and squash(topic).lower() in (d.title.lower(), d.doc_id)), None)
         if match is not None:  # a document title from autocomplete: its figures in document order
-            return await self.bot.run_blocking(self.bot.engine.figures, None, corpus=corpus, doc_id=match.doc_id,
-                                               limit=10)
-        return await self.bot.run_blocking(self.bot.engine.figures, topic, corpus=corpus, limit=10)
+            return await self.bot.in_corpus(guild_id, engine.figures, None, doc_id=match.doc_id, limit=10)
+        return await self.bot.in_corpus(guild_id, engine.figures, topic, limit=10)
 
     @figures.autocomplete("topic")
     async def figures_topic(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        corpus = self.bot.corpus_for(interaction.guild_id)
         try:
-            docs = await self.bot.run_blocking(self.bot.engine.documents, corpus)
-            figures = await self.bot.run_blocking(self.bot.engine.figures, None, corpus=corpus)
+            docs = await self.bot.in_corpus(interaction.guild_id, self.bot.engine.documents)
+            figures = await self.bot.in_corpus(interaction.guild_id, self.bot.engine.figures, None)
         except NewsQAError:
             return []
         needle = current.lower().strip()
@@ -90,8 +88,7 @@ class Figures(commands.Cog):
         query = self.bot.check_question(query)
         found = await respond_soon(
             interaction,
-            self.bot.run_blocking(self.bot.engine.figures, query, corpus=self.bot.corpus_for(interaction.guild_id),
-                                  limit=1),
+            self.bot.in_corpus(interaction.guild_id, self.bot.engine.figures, query, limit=1),
             ephemeral=False,
         )
         none = discord.AllowedMentions.none()
@@ -106,15 +103,17 @@ class Figures(commands.Cog):
     async def source(self, interaction: discord.Interaction, citation: app_commands.Range[str, 1, 100]) -> None:
         """The paragraph around a cited sentence, privately."""
         doc_id, sentence = parse_citation(citation)
-        passage = await self.bot.run_blocking(self.bot.engine.passage, doc_id, sentence,
-                                              corpus=self.bot.corpus_for(interaction.guild_id))
-        await interaction.response.send_message(**passages_payload([passage]).kwargs(), ephemeral=True)
+        passage = await respond_soon(
+            interaction, self.bot.in_corpus(interaction.guild_id, self.bot.engine.passage, doc_id, sentence),
+            ephemeral=True)
+        await reply(interaction, **passages_payload([passage]).kwargs(), ephemeral=True)
 
     @source.autocomplete("citation")
     async def source_citation(self, interaction: discord.Interaction, current: str
                               ) -> list[app_commands.Choice[str]]:
-        """Citations from the user's recent answers, filtered by what they typed."""
-        rows = await self.bot.run_blocking(self.bot.records.recent_hits, interaction.user.id, 25)
+        """Citations from the user's recent answers in this server, filtered by what they typed."""
+        rows = await self.bot.run_blocking(self.bot.records.recent_hits, interaction.user.id,
+                                           guild_id=interaction.guild_id, limit=25)
         needle = current.lower().strip()
         out = []
         for hit in rows:

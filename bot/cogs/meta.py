@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ..app import NewsQABot
+from ..app import NewsQABot, reply, respond_soon
 from ..format import COLOUR, Payload, articles_embed
 
 HELP_USER = """\
@@ -48,9 +48,10 @@ class Meta(commands.Cog):
 
     @app_commands.command(name="articles", description="List the indexed articles with their dates and sizes")
     async def articles(self, interaction: discord.Interaction) -> None:
-        """The indexed documents."""
-        docs = await self.bot.run_blocking(self.bot.engine.documents, self.bot.corpus_for(interaction.guild_id))
-        await interaction.response.send_message(**Payload(embeds=(articles_embed(docs),)).kwargs())
+        """The articles this server's answers come from."""
+        docs = await respond_soon(interaction, self.bot.in_corpus(interaction.guild_id, self.bot.engine.documents),
+                                  ephemeral=False)
+        await reply(interaction, **Payload(embeds=(articles_embed(docs),)).kwargs())
 
 
 async def setup(bot: NewsQABot) -> None:

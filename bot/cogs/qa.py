@@ -57,7 +57,7 @@ async def _component_failed(interaction: discord.Interaction, exc: Exception) ->
 
 async def _stored_answer(interaction: discord.Interaction, qid: int) -> Answer | None:
     bot: NewsQABot = interaction.client  # type: ignore[assignment]
-    answer = await bot.run_blocking(bot.records.answer, qid)
+    answer = await bot.run_blocking(bot.records.answer, qid, guild_id=interaction.guild_id)
     if answer is None:
         await send_private(interaction, "I no longer have that answer; please ask the question again.")
     return answer
@@ -82,11 +82,11 @@ class MoreContextButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ne
             if answer is None:
                 return
             await interaction.response.defer(ephemeral=True, thinking=True)
-            corpus = bot.corpus_for(interaction.guild_id)
             passages = []
             for hit in answer.hits[:3]:
                 try:
-                    passages.append(await bot.run_blocking(bot.engine.passage, hit.doc_id, hit.sentence, corpus=corpus))
+                    passages.append(await bot.in_corpus(interaction.guild_id, bot.engine.passage, hit.doc_id,
+                                                        hit.sentence))
                 except NewsQAError as exc:  # e.g. the article was removed since
                     log.info("more context for question %d: %s", self.qid, exc)
             payload = passages_payload(passages, intro=None if passages else
@@ -135,7 +135,8 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"newsqa:vo
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
             bot: NewsQABot = interaction.client  # type: ignore[assignment]
-            stored = await bot.run_blocking(bot.records.vote, self.qid, interaction.user.id, self.vote)
+            stored = await bot.run_blocking(bot.records.vote, self.qid, interaction.user.id, self.vote,
+                                            guild_id=interaction.guild_id)
             if not stored:
                 await send_private(interaction, "I no longer have that answer, so I couldn't record your vote.")
                 return
