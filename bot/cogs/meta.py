@@ -17,12 +17,13 @@ Buttons: 📖 **More context** (the whole paragraph, just for you) and 👍/👎
 **`/figures [topic]`** — key figures, ranked by a topic or limited to an article.
 **`/figure query`** — the one figure that answers e.g. “defense spending in 2024”.
 **`/source citation`** — the full paragraph around a cited sentence.
-**`/articles`** — what is indexed, with dates and sizes."""
+**`/articles`** — what is indexed, with dates and sizes.
+Each server has its own articles; direct messages answer from the shared starter articles."""
 
 HELP_ADMIN = """\
 `/reindex` rebuild from the sources · `/add-article` a file (.txt .md .html), a URL or pasted text · \
 `/remove-article` · `/gaps` questions we could not answer · `/status` index size, model, latency.
-For members with Manage Server or an admin role; every admin action is audited."""
+For members with Manage Server or an admin role; changes apply to this server only and are audited."""
 
 
 def help_embed(*, cooldown: str) -> discord.Embed:
