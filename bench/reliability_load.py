@@ -1,0 +1,350 @@
+"""Load: a burst of questions through the real bot under SimCord, and a soak of the engine.
+
+burst: 50 simulated members each ask 10 questions with /ask (500 in all). All 500 INTERACTION_CREATE
+events are put in front of the bot at once (SimCord's public ``slash`` waits for each command to
+settle, so the burst goes through the same internals it uses: one ``base_payload`` + ``emit`` per
+interaction, then a single settle). Measured: the replies per interaction (exactly one answer or one
+cooldown message each, counted from the REST log: the interaction callback plus any follow-up), the
+longest event-loop stall (a watchdog thread posts a callback to the loop every 10 ms and records how
+late it runs), and the cooldown: run twice, once with COOLDOWN_QUESTIONS above 10 (all answered) and
+once with COOLDOWN_QUESTIONS=5 per 60 s (5 answered, 5 polite refusals per member).
+
+soak: N questions (default 20,000) asked one by one against the engine with the real model, from a
+SQuAD file (varied wording) or the built-in list, RSS (VmRSS) at the start, every 2,000 and at the end.
+
+    .venv/bin/python bench/reliability_load.py burst              # real model (add --fake for the hashing one)
+    .venv/bin/python bench/reliability_load.py soak --questions 20000 --squad ../shared/eval/squad-dev-a.json
+Writes bench/results/load.json and bench/results/soak.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import gc
+import logging
+import re
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SEEDS = ROOT / "seeds"
+RESULTS = ROOT / "bench" / "results"
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def seed_questions() -> list[str]:
+    path = ROOT / "tests" / "data" / "seed_questions.jsonl"
+    return [json.loads(line)["question"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def make_encoder(fake: bool):
+    if fake:
+        from index.embed import HashingEncoder
+
+        return HashingEncoder()
+    from index.embed import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder()
+
+
+# ----------------------------------------------------------------------------- burst
+
+
+class SlowSteps(logging.Handler):
+    """Collects asyncio debug mode's "Executing <handle> took N seconds" warnings and attributes each slow
+    step: SimCord (the driver task ``burst_once`` running its settle machinery, or its runtime callbacks) or
+    the bot (every other task: discord.py's dispatch, the command tree, the cogs)."""
+
+    _TOOK = re.compile(r"took (\d+\.\d+) seconds")
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.steps: list[tuple[str, float, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        m = self._TOOK.search(msg)
+        if m:
+            who = "simcord (settle driver and runtime)" if ("burst_once" in msg or "simcord" in msg) else "bot"
+            self.steps.append((who, float(m.group(1)), msg[:300]))
+
+    def summary(self) -> dict:
+        out = {}
+        for who in ("bot", "simcord (settle driver and runtime)"):
+            mine = sorted((s for s in self.steps if s[0] == who), key=lambda s: -s[1])
+            out[who] = {"slow_steps": len(mine), "max_step_ms": round(mine[0][1] * 1000, 1) if mine else 0.0,
+                        "over_1s": sum(1 for s in mine if s[1] > 1.0), "worst": [s[2] for s in mine[:3]]}
+        return out
+
+
+class LoopWatchdog:
+    """A thread that posts a callback to the loop every ``interval`` s and records how late it ran."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float = 0.01) -> None:
+        self.loop, self.interval = loop, interval
+        self.lags: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            ran = threading.Event()
+            posted = time.perf_counter()
+            self.loop.call_soon_threadsafe(ran.set)
+            while not ran.wait(0.5):  # still waiting: the loop is stalled; keep measuring
+                if self._stop.is_set():
+                    return
+            self.lags.append(time.perf_counter() - posted)
+            time.sleep(self.interval)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join(2)
+        lags = sorted(self.lags)
+        if not lags:
+            return {"samples": 0}
+        return {"samples": len(lags), "max_stall_ms": round(lags[-1] * 1000, 1),
+                "p99_ms": round(lags[int(0.99 * (len(lags) - 1))] * 1000, 2),
+                "median_ms": round(statistics.median(lags) * 1000, 3),
+                "over_100ms": sum(1 for x in lags if x > 0.1), "over_1s": sum(1 for x in lags if x > 1.0)}
+
+
+async def burst_once(engine, settings, *, users: int, per_user: int, label: str) -> dict:
+    import simcord
+    from simcord.enums import AppCommandType, InteractionType
+    from simcord import actors as sim_actors
+    from simcord import interactions as sim_interactions
+
+    from bot.app import create_bot
+    from bot.format import NO_ANSWER
+
+    workdir = Path(tempfile.mkdtemp(prefix="newsqa-burst-"))
+    bot = create_bot(engine, settings, records_path=workdir / "bot.sqlite")
+    questions = seed_questions()
+    rng = random.Random(42)
+    async with simcord.run(bot, settle_timeout=600.0) as env:
+        await bot.sync_commands(None)
+        guild = env.create_guild()
+        channel = guild.create_text_channel("general")
+        members = [guild.add_member(env.create_user(f"member{i:02d}")) for i in range(users)]
+        root = sim_actors._resolve_visible_command(members[0], channel.id, "ask", AppCommandType.CHAT_INPUT)
+        leaf, _nesting = sim_interactions.walk_to_subcommand(root, [])
+        asked: list[tuple[object, object, str]] = []
+        order = [m for m in members for _ in range(per_user)]
+        rng.shuffle(order)  # interleave the members, as a real burst would
+        loop = asyncio.get_running_loop()
+        dog = LoopWatchdog(loop)
+        slow = SlowSteps()
+        logging.getLogger("asyncio").addHandler(slow)
+        loop.set_debug(True)  # asyncio then logs every callback/task step slower than slow_callback_duration
+        loop.slow_callback_duration = 0.05
+        rss_before = rss_mib()
+        started = time.perf_counter()
+        dog.start()
+        env._begin_operation("burst")
+        try:
+            for member in order:
+                q = rng.choice(questions)
+                options, _resolved = sim_interactions.build_options(member, "ask", leaf, {"question": q},
+                                                                    channel_id=channel.id)
+                data = {"id": root["id"], "name": root["name"], "type": AppCommandType.CHAT_INPUT,
+                        "options": options}
+                record, payload = sim_interactions.base_payload(
+                    env.backend, type=InteractionType.APPLICATION_COMMAND, channel_id=channel.id,
+                    guild_id=guild.id, user_id=member.id, data=data)
+                env.backend.emit("INTERACTION_CREATE", payload)
+                asked.append((member, record, q))
+            await env._settle_internal(dispatch="INTERACTION_CREATE", timeout=600.0)
+        finally:
+            env._end_operation()
+        seconds = time.perf_counter() - started
+        stall = dog.stop()
+        loop.set_debug(False)
+        logging.getLogger("asyncio").removeHandler(slow)
+        per_token: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        for req in env.http_requests:
+            parts = req.path.strip("/").split("/")
+            if req.method == "POST" and len(parts) >= 4 and parts[0] == "interactions" and parts[3] == "callback":
+                kind = (req.json or {}).get("type")
+                per_token[parts[2]]["defer" if kind == 5 else "message" if kind == 4 else f"callback{kind}"] += 1
+            elif req.method == "POST" and len(parts) >= 3 and parts[0] == "webhooks":
+                per_token[parts[2]]["followup"] += 1
+            elif req.method == "PATCH" and len(parts) >= 3 and parts[0] == "webhooks":
+                per_token[parts[2]]["edit"] += 1
+        outcomes = collections.Counter()
+        replies_per_interaction = collections.Counter()
+        by_member: dict[int, collections.Counter] = collections.defaultdict(collections.Counter)
+        problems = []
+        for member, record, q in asked:
+            counts = per_token.get(record.token, collections.Counter())
+            visible = counts["message"] + counts["followup"]  # a defer alone is "thinking…", not a reply
+            replies_per_interaction[visible] += 1
+            result = simcord.InteractionResult(env, record) if hasattr(simcord, "InteractionResult") else None
+            msg = result.response if result is not None else None
+            content = (msg.content or "") if msg is not None else ""
+            if msg is None:
+                kind = "no reply"
+            elif "faster than I can keep up" in content:
+                kind = "cooldown message (private)" if msg.ephemeral else "cooldown message (PUBLIC)"
+            elif msg.embeds:
+                kind = "answer embed"
+            elif content.startswith(NO_ANSWER):
+                kind = "declined (no answer)"
+            else:
+                kind = "other: " + content[:60]
+            outcomes[kind] += 1
+            by_member[member.id][kind] += 1
+            if visible != 1:
+                problems.append({"member": member.id, "question": q, "requests": dict(counts), "kind": kind})
+        answered_per_member = collections.Counter(
+            sum(v for k, v in c.items() if not k.startswith("cooldown")) for c in by_member.values())
+        refused_per_member = collections.Counter(
+            sum(v for k, v in c.items() if k.startswith("cooldown")) for c in by_member.values())
+        deferred = sum(1 for _, r, _ in asked if per_token.get(r.token, {}).get("defer"))
+        env.errors  # noqa: B018 - reading acknowledges the cooldown refusals that went to the error handler
+    await asyncio.sleep(0)
+    result = {
+        "label": label, "users": users, "questions_per_user": per_user, "questions": len(asked),
+        "cooldown_questions": settings.cooldown_questions, "cooldown_seconds": settings.cooldown_seconds,
+        "seconds": round(seconds, 2), "questions_per_second": round(len(asked) / seconds, 1),
+        "replies_per_interaction": {str(k): v for k, v in sorted(replies_per_interaction.items())},
+        "exactly_one_reply": replies_per_interaction.get(1, 0),
+        "deferred": deferred, "outcomes": dict(outcomes),
+        "answered_per_member": {str(k): v for k, v in sorted(answered_per_member.items())},
+        "cooldown_refusals_per_member": {str(k): v for k, v in sorted(refused_per_member.items())},
+        "event_loop": stall, "slow_steps_over_50ms": slow.summary(), "rss_mib_before": rss_before, "rss_mib_after": rss_mib(), "load": loadavg(),
+        "problems": problems[:20],
+    }
+    print(json.dumps({k: v for k, v in result.items() if k != "problems"}, indent=1), flush=True)
+    return result
+
+
+def burst(args) -> None:
+    from bot.settings import Settings
+    from index.engine import Engine, EngineSettings
+
+    load_start = loadavg()
+    encoder = make_encoder(args.fake)
+    index_dir = Path(tempfile.mkdtemp(prefix="newsqa-load-")) / "index"
+    engine = Engine(index_dir, encoder, EngineSettings(seeds_dir=SEEDS))
+    engine.ensure("default")
+    base = Settings(index_dir=index_dir, seeds_dir=SEEDS)
+    runs = []
+    for label, rate in (("no cooldown reached (COOLDOWN_QUESTIONS=%d)" % (args.per_user + 5), args.per_user + 5),
+                        ("cooldown (COOLDOWN_QUESTIONS=5 per 60 s)", 5)):
+        settings = replace(base, cooldown_questions=rate, cooldown_seconds=60.0)
+        runs.append(asyncio.run(burst_once(engine, settings, users=args.users, per_user=args.per_user, label=label)))
+    engine.close()
+    out = {"command": " ".join([sys.executable, *sys.argv]), "encoder": encoder.name,
+           "load_average_start": load_start, "load_average_end": loadavg(), "cores": os.cpu_count(),
+           "runs": runs}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "load.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
+    print(f"wrote {RESULTS / 'load.json'}")
+
+
+# ----------------------------------------------------------------------------- soak
+
+
+def soak(args) -> None:
+    from index.engine import Engine, EngineSettings
+
+    load_start = loadavg()
+    if args.squad:
+        data = json.loads(Path(args.squad).read_text(encoding="utf-8"))["data"]
+        pool = [qa["question"] for art in data for p in art["paragraphs"] for qa in p["qas"]]
+    else:
+        pool = seed_questions()
+    pool += seed_questions()
+    rng = random.Random(7)
+    encoder = make_encoder(args.fake)
+    index_dir = Path(tempfile.mkdtemp(prefix="newsqa-soak-")) / "index"
+    engine = Engine(index_dir, encoder, EngineSettings(seeds_dir=SEEDS))
+    engine.ensure("default")
+    for q in pool[:50]:  # warm up: first calls allocate the model's buffers
+        engine.ask(q)
+    gc.collect()
+    samples = [{"questions": 0, "rss_mib": rss_mib(), "load": loadavg(), "seconds": 0.0}]
+    print(f"soak: {args.questions} questions from a pool of {len(pool)}; RSS at start {samples[0]['rss_mib']} MiB, "
+          f"load {samples[0]['load']}", flush=True)
+    started = time.perf_counter()
+    answered = errors = 0
+    latencies = []
+    for i in range(1, args.questions + 1):
+        q = pool[rng.randrange(len(pool))]
+        if rng.random() < 0.3:  # vary the wording so the same string is not asked again and again
+            q = f"{q} ({rng.randrange(10_000)})"
+        t = time.perf_counter()
+        try:
+            answered += engine.ask(q).answered
+        except Exception:  # noqa: BLE001 - counted; a soak must not stop at one bad question
+            errors += 1
+        latencies.append(time.perf_counter() - t)
+        if i % args.every == 0 or i == args.questions:
+            s = {"questions": i, "rss_mib": rss_mib(), "load": loadavg(),
+                 "seconds": round(time.perf_counter() - started, 1),
+                 "median_ms_last_block": round(statistics.median(latencies[-args.every:]) * 1000, 2)}
+            samples.append(s)
+            print(json.dumps(s), flush=True)
+    engine.close()
+    growth = samples[-1]["rss_mib"] - samples[1]["rss_mib"] if len(samples) > 2 else None
+    out = {"command": " ".join([sys.executable, *sys.argv]), "encoder": encoder.name, "questions": args.questions,
+           "pool": len(pool), "answered": answered, "errors": errors,
+           "rss_mib_start": samples[0]["rss_mib"], "rss_mib_end": samples[-1]["rss_mib"],
+           "rss_growth_after_first_block_mib": growth,
+           "median_ms": round(statistics.median(latencies) * 1000, 2),
+           "p99_ms": round(sorted(latencies)[int(0.99 * (len(latencies) - 1))] * 1000, 2),
+           "load_average_start": load_start, "load_average_end": loadavg(), "cores": os.cpu_count(),
+           "samples": samples}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "soak.json").write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in out.items() if k != "samples"}, indent=1))
+    print(f"wrote {RESULTS / 'soak.json'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    b = sub.add_parser("burst", help="500 questions from 50 members through the bot under SimCord")
+    b.add_argument("--users", type=int, default=50)
+    b.add_argument("--per-user", type=int, default=10)
+    b.add_argument("--fake", action="store_true", help="the hashing encoder instead of the real model")
+    s = sub.add_parser("soak", help="many questions against the engine, RSS sampled")
+    s.add_argument("--questions", type=int, default=20_000)
+    s.add_argument("--every", type=int, default=2_000)
+    s.add_argument("--squad", type=Path, default=None, help="a SQuAD json whose questions to ask")
+    s.add_argument("--fake", action="store_true")
+    args = parser.parse_args()
+    burst(args) if args.what == "burst" else soak(args)
+
+
+if __name__ == "__main__":
+    main()
