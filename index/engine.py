@@ -323,29 +323,34 @@ class Engine:
         """Rebuild a corpus from its source folder plus the documents added to it, minus those removed."""
         cdir = self.corpus(corpus)
         with cdir.writer_lock(self.settings.lock_timeout):
-            state = cdir.read_state()
-            folder = Path(source_dir) if source_dir else (Path(state["source_dir"]) if state.get("source_dir") else self.settings.seeds_dir)
-            removed = set(state.get("removed", []))
-            docs: list[Document] = []
-            if folder is not None:
-                for path in list_sources(folder):
-                    doc = load_path(path)
-                    if doc.doc_id not in removed:
-                        docs.append(doc)
-            for saved in cdir.added_documents():
-                if saved["doc_id"] not in removed:
-                    docs.append(document_from_saved(saved))
-            docs = _dedupe(docs)
-            if source_dir is not None:
-                state["source_dir"] = str(Path(source_dir).resolve())
-            previous = self._current_docs(cdir)
-            report = self._write_generation(cdir, docs, progress, added_at=previous[1])
-            cdir.write_state(state)
-            return replace(
-                report,
-                added=tuple(d.doc_id for d in docs if d.doc_id not in previous[1]),
-                removed=tuple(d for d in previous[1] if d not in {x.doc_id for x in docs}),
-            )
+            return self._build_locked(cdir, source_dir, progress)
+
+    def _source_docs(self, cdir: CorpusDir, state: dict, source_dir: Path | None = None) -> list[Document]:
+        """A corpus's documents as its sources give them: the source folder, plus added, minus removed."""
+        folder = Path(source_dir) if source_dir else (
+            Path(state["source_dir"]) if state.get("source_dir") else self.settings.seeds_dir
+        )
+        removed = set(state.get("removed", []))
+        docs: list[Document] = []
+        if folder is not None:
+            docs.extend(d for d in (load_path(p) for p in list_sources(folder)) if d.doc_id not in removed)
+        docs.extend(document_from_saved(s) for s in cdir.added_documents() if s["doc_id"] not in removed)
+        return _dedupe(docs)
+
+    def _build_locked(self, cdir: CorpusDir, source_dir: Path | None, progress: Progress | None) -> ChangeReport:
+        state = cdir.read_state()
+        docs = self._source_docs(cdir, state, source_dir)
+        if source_dir is not None:
+            state["source_dir"] = str(Path(source_dir).resolve())
+        _, previous = self._current_docs(cdir, from_sources=False)
+        report = self._write_generation(cdir, docs, progress, added_at=previous)
+        cdir.write_state(state)
+        ids = {d.doc_id for d in docs}
+        return replace(
+            report,
+            added=tuple(d.doc_id for d in docs if d.doc_id not in previous),
+            removed=tuple(d for d in previous if d not in ids),
+        )
 
     def ensure(self, corpus: str = "default", progress: Progress | None = None) -> ChangeReport | None:
         """Build a corpus from the seeds if it has no index yet (cheap: seed vectors come from the cache)."""
@@ -353,9 +358,9 @@ class Engine:
             return None
         cdir = self.corpus(corpus)
         with cdir.writer_lock(self.settings.lock_timeout):
-            if cdir.exists():
+            if cdir.exists():  # another writer built it while we waited
                 return None
-        return self.build(corpus, progress=progress)
+            return self._build_locked(cdir, None, progress)
 
     def add(self, documents: Sequence[Document], *, corpus: str = "default", progress: Progress | None = None) -> ChangeReport:
         """Add (or replace, when the id and source match) documents, keeping everything else as it is."""
@@ -376,7 +381,8 @@ class Engine:
                 state["removed"] = [d for d in state["removed"] if d not in new_ids]
             for doc in documents_by_id(by_id, new_ids):
                 cdir.save_added(doc)
-            report = self._write_generation(cdir, list(by_id.values()), progress, added_at=added_at)
+            known = {k: v for k, v in self._current_figures(cdir).items() if k not in new_ids}
+            report = self._write_generation(cdir, list(by_id.values()), progress, added_at=added_at, figures=known)
             cdir.write_state(state)
             return replace(report, added=tuple(new_ids))
 
@@ -392,18 +398,23 @@ class Engine:
             state["removed"] = sorted(set(state.get("removed", [])) | {doc_id})
             cdir.write_state(state)
             cdir.drop_added(doc_id)
-            report = self._write_generation(cdir, [d for d in current if d.doc_id != doc_id], progress, added_at=added_at)
+            report = self._write_generation(
+                cdir, [d for d in current if d.doc_id != doc_id], progress, added_at=added_at,
+                figures=self._current_figures(cdir),
+            )
             return replace(report, removed=(doc_id,))
 
-    def _current_docs(self, cdir: CorpusDir) -> tuple[list[Document], dict[str, str]]:
-        """Documents of the live generation (empty if there is none or it is unreadable)."""
-        if not cdir.exists():
-            return [], {}
+    def _current_docs(self, cdir: CorpusDir, *, from_sources: bool = True) -> tuple[list[Document], dict[str, str]]:
+        """Documents of the live generation; when there is none or it is unreadable, those of its
+        sources (or nothing, without ``from_sources``), so that an add never drops the rest."""
         try:
             idx = self.index(cdir.name)
         except NewsQAError as exc:
-            log.warning("corpus %s: live index unreadable (%s); starting from its sources", cdir.name, exc)
-            return [], {}
+            if cdir.exists():
+                log.warning("corpus %s: live index unreadable (%s); starting from its sources", cdir.name, exc)
+            if not from_sources:
+                return [], {}
+            return self._source_docs(cdir, cdir.read_state()), {}
         docs, added_at = [], {}
         for pos, doc_id, title, source, url, published, text, when in idx.query(
             "SELECT pos, doc_id, title, source, url, published, text, added_at FROM documents ORDER BY pos"
@@ -422,8 +433,33 @@ class Engine:
             added_at[doc_id] = when
         return docs, added_at
 
+    def _current_figures(self, cdir: CorpusDir) -> dict[str, list[Figure]]:
+        """Figures of the live generation by document, so an add or remove need not extract them again."""
+        try:
+            idx = self.index(cdir.name)
+        except NewsQAError:
+            return {}
+        out: dict[str, list[Figure]] = {}
+        for row in idx.query(
+            "SELECT d.doc_id, f.text, f.value, f.unit, f.kind, f.label, s.paragraph, s.sentence, f.start, f.\"end\" "
+            "FROM figures f JOIN sentences s ON s.id = f.sentence_id JOIN documents d ON d.pos = f.doc_pos "
+            "ORDER BY f.id"
+        ):
+            doc_id, text, value, unit, kind, label, paragraph, sentence, start, end = row
+            out.setdefault(doc_id, []).append(
+                Figure(doc_id=doc_id, text=text, value=value, unit=unit, kind=kind, label=label,
+                       paragraph=paragraph, sentence=sentence, start=start, end=end)
+            )
+        return out
+
     def _write_generation(
-        self, cdir: CorpusDir, docs: list[Document], progress: Progress | None, *, added_at: dict[str, str]
+        self,
+        cdir: CorpusDir,
+        docs: list[Document],
+        progress: Progress | None,
+        *,
+        added_at: dict[str, str],
+        figures: dict[str, list[Figure]] | None = None,
     ) -> ChangeReport:
         """Embed, extract and write a complete new generation, then make it live (writer lock held)."""
         started = time.perf_counter()
@@ -456,7 +492,8 @@ class Engine:
         for i, d in enumerate(docs):
             for j, (a, b) in enumerate(d.paragraphs):
                 para_texts[para_offsets[i] + j] = d.text[a:b]
-        figures = [extract_figures(d.doc_id, d.text, d.sentences) for d in docs]
+        known = figures or {}
+        figures = [known[d.doc_id] if d.doc_id in known else extract_figures(d.doc_id, d.text, d.sentences) for d in docs]
         for d in docs:
             added_at.setdefault(d.doc_id, now_iso())
 

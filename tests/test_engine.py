@@ -180,3 +180,24 @@ def test_many_corpora_share_the_cache_and_stay_within_the_loaded_limit(tmp_path:
     engine.add([load_text(ARTICLE, title="Skerra lighthouse")], corpus="101")
     assert "skerra-lighthouse" not in {d.doc_id for d in engine.documents("102")}
     assert engine.corpora() == ["100", "101", "102", "103", "104"]
+
+
+def test_add_to_a_new_or_broken_corpus_keeps_its_sources(fake_engine: Engine) -> None:
+    fake_engine.add([load_text(ARTICLE, title="Skerra lighthouse")], corpus="fresh")
+    assert {d.doc_id for d in fake_engine.documents("fresh")} == {"nato-defense-ministers", "skerra-lighthouse"}
+    live = fake_engine.corpus("fresh").current()
+    (live / "docs.sqlite").write_bytes(b"broken")
+    other = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings)
+    other.add([load_text(ARTICLE.replace("Skerra", "Orla"), title="Orla lighthouse")], corpus="fresh")
+    assert {d.doc_id for d in other.documents("fresh")} == {
+        "nato-defense-ministers", "skerra-lighthouse", "orla-lighthouse"}
+
+
+def test_concurrent_ensure_builds_once(tmp_path: Path, seeds_dir: Path) -> None:
+    engines = [Engine(tmp_path / "index", HashingEncoder(), EngineSettings(seeds_dir=seeds_dir)) for _ in range(4)]
+    threads = [threading.Thread(target=e.ensure, args=("new",)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert engines[0].stats("new").generation == 1
