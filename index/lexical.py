@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,12 @@ def _tokenize(texts: Sequence[str]) -> list[list[str]]:
     return bm25s.tokenize(
         list(texts), stopwords=_STOPWORDS, stemmer=_STEMMER, return_ids=False, show_progress=False
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _query_tokens(query: str) -> tuple[str, ...]:
+    """A question's tokens; cached because one question is scored and covered by two indexes."""
+    return tuple(_tokenize([query])[0])
 
 
 class LexicalIndex:
@@ -67,7 +74,7 @@ class LexicalIndex:
         Cost: the posting lists of the query's words, like ``scores``.
         """
         rows = np.asarray(rows, dtype=np.int64)
-        tokens = list(dict.fromkeys(_tokenize([query])[0]))
+        tokens = list(dict.fromkeys(_query_tokens(query)))
         out = np.zeros(len(rows), dtype=np.float32)
         if self._retriever is None or not tokens or not len(rows):
             return out
@@ -84,7 +91,7 @@ class LexicalIndex:
         """BM25 score of every indexed text for ``query`` (zeros when no query word is known)."""
         if self._retriever is None:
             return np.zeros(0, dtype=np.float32)
-        tokens = _tokenize([query])[0]
+        tokens = _query_tokens(query)
         vocab = self._retriever.vocab_dict
         tokens = [t for t in tokens if t in vocab]
         if not tokens:

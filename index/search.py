@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # rank features added to the linear fusion, log raw BM25, dense score minus the question's best dense,
 # sentence length (weight 0 once b is low), candidate depth beyond 24 (recall 0.95 at 16, 0.98 at 64;
 # fused P@1 identical from 24 to 150). Weights tuned on the held-out half instead land within 0.007.
-# Engine search without encoding: p50 ~4 ms, p95 ~6 ms at 5k sentences (2 busy cores).
+# Engine search without encoding: p50 2.6 ms, p95 3.8 ms at 5k sentences (2 busy cores).
 # No-answer threshold: see CorpusIndex.confidence. At 0.15, questions asked against a 12-article corpus
 # holding their article are answered 0.995 (tune) / 0.988 (held-out); asked against the other 12
 # articles they are declined 0.844 / 0.845. Seed article: 18/18 answered (lowest confidence 0.32), the
