@@ -44,7 +44,7 @@ from .models import (
     Passage,
     Sentence,
 )
-from .search import CorpusIndex, RetrievalSettings, group_means, make_faiss_index
+from .search import CorpusIndex, RetrievalSettings, group_means, make_faiss_index, sentence_traits
 from .segment import split_paragraphs, split_sentences
 from .store import FORMAT_VERSION, CorpusDir, atomic_write, check_corpus_name, write_tables
 
@@ -501,6 +501,7 @@ class Engine:
         np.save(tmp / "vectors.npy", vectors)
         np.save(tmp / "sent_doc.npy", sent_doc)
         np.save(tmp / "sent_para.npy", sent_para)
+        np.save(tmp / "sentence_traits.npy", sentence_traits(texts))
         np.save(tmp / "paragraphs.npy", group_means(vectors, sent_para, n_paras) if total else np.zeros((n_paras, self.encoder.dimension), np.float32))
         np.save(tmp / "documents.npy", group_means(vectors, sent_doc, len(docs)) if total else np.zeros((len(docs), self.encoder.dimension), np.float32))
         settings = self.settings.retrieval

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+import scipy.sparse
 
 from .errors import IndexCorruptError, ModelMismatchError
 from .lexical import LexicalIndex
@@ -157,9 +158,12 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
 
 def group_means(vectors: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
     """Normalized mean vector of each group (rows of ``vectors`` labelled 0..count-1 by ``groups``)."""
-    sums = np.zeros((count, vectors.shape[1]), dtype=np.float64)
-    np.add.at(sums, groups, vectors)
-    return normalize_rows(sums)
+    # A sparse (count x n) membership matrix times the vectors: ~4x faster than np.add.at (bench_add).
+    n = len(groups)
+    membership = scipy.sparse.csr_matrix(
+        (np.ones(n, dtype=np.float32), (np.asarray(groups), np.arange(n))), shape=(count, n)
+    )
+    return normalize_rows(np.asarray(membership @ np.asarray(vectors, dtype=np.float32)))
 
 
 class CorpusIndex:
