@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -9,7 +10,7 @@ import re
 import sqlite3
 import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -56,6 +57,27 @@ def model_name(model: str) -> str:
     return model.rsplit("/", 1)[-1]
 
 
+# Questions are encoded one at a time: two torch threads buy nothing on such a tiny input and, when
+# the other core is busy, cost 20x (bench_latency: p50 490 ms with 2 threads vs 20 ms with 1 under
+# load). Builds keep all threads. Toggling is free (measured in the same run).
+SMALL_BATCH = 8
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int | None) -> Iterator[None]:
+    if count is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class SentenceTransformerEncoder:
     """The real encoder: a sentence-transformers model loaded once, from a path, offline."""
 
@@ -86,7 +108,7 @@ class SentenceTransformerEncoder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         out: list[np.ndarray] = []
         chunk = max(batch_size * 8, 256) if progress else len(texts)
-        with self._lock:
+        with self._lock, _torch_threads(1 if len(texts) <= SMALL_BATCH else None):
             for i in range(0, len(texts), chunk):
                 part = self._model.encode(
                     list(texts[i : i + chunk]),
