@@ -40,7 +40,7 @@ class Settings:
     max_upload_bytes: int = 5_000_000
     fetch_timeout: float = 15.0
     allow_private_urls: bool = False
-    approximate_above: int = 200_000
+    approximate_above: int = RetrievalSettings().approximate_above
     cooldown_questions: int = 5
     cooldown_seconds: float = 30.0
 
@@ -127,7 +127,8 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
         max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 5_000_000, minimum=1000) or 5_000_000,
         fetch_timeout=_float(env, "FETCH_TIMEOUT", 15.0, low=1.0, high=300.0),
         allow_private_urls=_bool(env, "ALLOW_PRIVATE_URLS", False),
-        approximate_above=_int(env, "APPROXIMATE_ABOVE", 200_000, minimum=1) or 200_000,
+        approximate_above=_int(env, "APPROXIMATE_ABOVE", RetrievalSettings().approximate_above, minimum=1)
+        or RetrievalSettings().approximate_above,
         cooldown_questions=_int(env, "COOLDOWN_QUESTIONS", 5, minimum=1) or 5,
         cooldown_seconds=_float(env, "COOLDOWN_SECONDS", 30.0, low=0.0, high=3600.0),
     )
