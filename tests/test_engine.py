@@ -10,6 +10,7 @@ import pytest
 from index.documents import load_text
 from index.embed import HashingEncoder
 from index.engine import Engine, EngineSettings
+from index.search import RetrievalSettings
 from index.errors import (
     DocumentNotFoundError,
     IndexCorruptError,
@@ -201,3 +202,11 @@ def test_concurrent_ensure_builds_once(tmp_path: Path, seeds_dir: Path) -> None:
     for t in threads:
         t.join()
     assert engines[0].stats("new").generation == 1
+
+
+def test_large_corpora_switch_to_hnsw_automatically(tmp_path: Path, seeds_dir: Path) -> None:
+    settings = EngineSettings(seeds_dir=seeds_dir, retrieval=RetrievalSettings(approximate_above=10))
+    engine = Engine(tmp_path / "index", HashingEncoder(), settings)
+    engine.ensure("default")
+    assert engine.stats().index_type == "IndexHNSWFlat"
+    assert "$485 billion" in engine.ask("How much did allies in Europe and Canada invest in defense in 2024?").hits[0].text
