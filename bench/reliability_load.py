@@ -274,6 +274,33 @@ def burst(args) -> None:
 # ----------------------------------------------------------------------------- soak
 
 
+def write_soak(args, encoder, pool, answered, errors, latencies, samples, load_start, *, done: bool) -> dict:
+    """Write soak.json (also after every sample, so an interrupted soak still leaves its figures)."""
+    growth = samples[-1]["rss_mib"] - samples[1]["rss_mib"] if len(samples) > 2 else None
+    out = {"command": " ".join([sys.executable, *sys.argv]), "encoder": encoder.name,
+           "questions_planned": args.questions, "questions_done": len(latencies), "finished": done,
+           "pool": len(pool), "answered": answered, "errors": errors,
+           "rss_mib_start": samples[0]["rss_mib"], "rss_mib_end": samples[-1]["rss_mib"],
+           "rss_growth_after_first_block_mib": growth,
+           "median_ms": round(statistics.median(latencies) * 1000, 2),
+           "p99_ms": round(sorted(latencies)[int(0.99 * (len(latencies) - 1))] * 1000, 2),
+           "torch_threads": _torch_threads(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+           "load_average_start": load_start, "load_average_end": loadavg(), "cores": os.cpu_count(),
+           "samples": samples}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "soak.json").write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
+def _torch_threads() -> int | None:
+    try:
+        import torch
+
+        return torch.get_num_threads()
+    except ImportError:
+        return None
+
+
 def soak(args) -> None:
     from index.engine import Engine, EngineSettings
 
@@ -314,18 +341,9 @@ def soak(args) -> None:
                  "median_ms_last_block": round(statistics.median(latencies[-args.every:]) * 1000, 2)}
             samples.append(s)
             print(json.dumps(s), flush=True)
+            write_soak(args, encoder, pool, answered, errors, latencies, samples, load_start, done=i == args.questions)
     engine.close()
-    growth = samples[-1]["rss_mib"] - samples[1]["rss_mib"] if len(samples) > 2 else None
-    out = {"command": " ".join([sys.executable, *sys.argv]), "encoder": encoder.name, "questions": args.questions,
-           "pool": len(pool), "answered": answered, "errors": errors,
-           "rss_mib_start": samples[0]["rss_mib"], "rss_mib_end": samples[-1]["rss_mib"],
-           "rss_growth_after_first_block_mib": growth,
-           "median_ms": round(statistics.median(latencies) * 1000, 2),
-           "p99_ms": round(sorted(latencies)[int(0.99 * (len(latencies) - 1))] * 1000, 2),
-           "load_average_start": load_start, "load_average_end": loadavg(), "cores": os.cpu_count(),
-           "samples": samples}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "soak.json").write_text(json.dumps(out, indent=2) + "\n")
+    out = write_soak(args, encoder, pool, answered, errors, latencies, samples, load_start, done=True)
     print(json.dumps({k: v for k, v in out.items() if k != "samples"}, indent=1))
     print(f"wrote {RESULTS / 'soak.json'}")
 
