@@ -70,8 +70,16 @@ def test_control_characters_do_not_stop_the_answer(fake_engine: Engine) -> None:
 # ------------------------------------------------------------------ files and text, at the loaders + engine
 
 
-def _snapshot(engine: Engine) -> tuple[int, list[str]]:
-    return engine.stats().generation, [d.doc_id for d in engine.documents()]
+def _snapshot(engine: Engine, corpus: str = "default") -> tuple[int, list[str]] | None:
+    """Generation and document ids of a corpus (None while it does not exist yet)."""
+    if not engine.has_corpus(corpus):
+        return None
+    return engine.stats(corpus).generation, [d.doc_id for d in engine.documents(corpus)]
+
+
+def _bot_snapshot(world: World) -> tuple[int, list[str]] | None:
+    """The corpus the bot answers this server from (each server has its own)."""
+    return _snapshot(world.bot.engine, world.bot.corpus_for(world.guild.id))
 
 
 def _refused(engine: Engine, make, error: type[Exception], match: str) -> None:
@@ -291,30 +299,36 @@ async def test_bot_answers_odd_questions_without_pinging(world: World, question:
 async def test_bot_refuses_bad_uploads_and_keeps_the_index(world: World, name: str, data: bytes | None,
                                                            expected: str) -> None:
     data = _zip_bomb_bytes() if data is None else data
-    before = _snapshot(world.bot.engine)
+    await world.bot.corpus_ready(world.guild.id)  # the server's corpus exists, so "unchanged" means something
+    before = _bot_snapshot(world)
+    assert before is not None
     result = await world.admin.slash(world.channel, "add-article", file=(name, data))
     assert result.response.ephemeral and result.response.content.startswith("Sorry, ")
     assert expected in result.response.content.lower()
-    assert _snapshot(world.bot.engine) == before
+    assert _bot_snapshot(world) == before
     assert world.env.errors
 
 
 async def test_bot_refuses_a_50_mb_upload_before_downloading_it(world: World) -> None:
-    before = _snapshot(world.bot.engine)
+    await world.bot.corpus_ready(world.guild.id)  # the server's corpus exists, so "unchanged" means something
+    before = _bot_snapshot(world)
+    assert before is not None
     result = await world.admin.slash(world.channel, "add-article", file=("huge.txt", b"a" * (50 * 1024 * 1024)))
     assert result.response.ephemeral and "52,428,800 bytes" in result.response.content
     assert not result.deferred
-    assert _snapshot(world.bot.engine) == before
+    assert _bot_snapshot(world) == before
     assert world.env.errors  # the refusal went through the tree's error handler
 
 
 @pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:9/x",
                                  "file:///etc/passwd"])
 async def test_bot_refuses_private_urls(world: World, no_connections: list, url: str) -> None:
-    before = _snapshot(world.bot.engine)
+    await world.bot.corpus_ready(world.guild.id)  # the server's corpus exists, so "unchanged" means something
+    before = _bot_snapshot(world)
+    assert before is not None
     result = await world.admin.slash(world.channel, "add-article", url=url)
     assert result.response.ephemeral and result.response.content.startswith("Sorry, ")
     assert "refused" in result.response.content
     assert no_connections == []
-    assert _snapshot(world.bot.engine) == before
+    assert _bot_snapshot(world) == before
     assert world.env.errors
