@@ -9,6 +9,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -165,9 +166,23 @@ class EmbeddingCache:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        try:
+            self._create()
+        except sqlite3.DatabaseError as exc:
+            # Only a cache: set the damaged file aside and start an empty one (rebuilds re-embed).
+            self.close()
+            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            os.replace(path, aside)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            log.error("embedding cache %s was unreadable (%s); moved to %s and started afresh", path, exc, aside)
+            self._create()
+
+    def _create(self) -> None:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID")
+            db.execute("SELECT count(*) FROM vectors LIMIT 1").fetchone()
 
     def _connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)

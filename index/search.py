@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import logging
 import re
 import threading
@@ -193,13 +194,34 @@ class CorpusIndex:
                 self.traits = np.load(traits)
             else:  # ~5 µs a sentence, once per loaded generation
                 self.traits = sentence_traits([r[0] for r in self.query("SELECT text FROM sentences ORDER BY id")])
-        except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        except (OSError, RuntimeError, ValueError, KeyError, EOFError, IndexCorruptError) as exc:
             raise IndexCorruptError(f"{path.name} of this corpus cannot be read ({exc})") from exc
-        n = len(self.sent_doc)
-        if self.faiss.ntotal != n or len(self.vectors) != n or self.bm25.size != n:
-            raise IndexCorruptError(f"{path} is inconsistent: {n} sentences, {self.faiss.ntotal} vectors")
+        self._check_consistent()
         if isinstance(self.faiss, faiss.IndexHNSWFlat):
             self.faiss.hnsw.efSearch = settings.hnsw_ef_search
+
+    def _check_consistent(self) -> None:
+        """Every array, index and table must agree on its length: a damaged file is caught at load."""
+        n = len(self.sent_doc)
+        (rows,) = self.query("SELECT count(*) FROM sentences")[0]
+        (docs,) = self.query("SELECT count(*) FROM documents")[0]
+        counts = {
+            "manifest sentences": self.manifest.get("sentences"),
+            "sentences table": rows,
+            "FAISS vectors": self.faiss.ntotal,
+            "vectors.npy": len(self.vectors),
+            "sent_para.npy": len(self.sent_para),
+            "sentence_traits": len(self.traits),
+            "BM25 sentences": self.bm25.size,
+        }
+        wrong = {k: v for k, v in counts.items() if v != n}
+        paragraphs = len(self.paragraph_vectors)
+        if self.bm25_paragraphs.size != paragraphs or (n and int(self.sent_para.max()) >= paragraphs):
+            wrong["paragraphs"] = f"{paragraphs} vectors, {self.bm25_paragraphs.size} BM25 rows"
+        if len(self.document_vectors) != docs or docs != self.manifest.get("documents") or (n and int(self.sent_doc.max()) >= docs):
+            wrong["documents"] = f"{docs} rows, {len(self.document_vectors)} vectors"
+        if wrong:
+            raise IndexCorruptError(f"{self.path.name} is inconsistent: {n} sentences, but {wrong}")
 
     @classmethod
     def load(cls, path: Path, *, model: str, dimension: int, settings: RetrievalSettings) -> CorpusIndex:
@@ -230,7 +252,10 @@ class CorpusIndex:
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self.db_lock:
-            return self.db.execute(sql, params).fetchall()
+            try:
+                return self.db.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise IndexCorruptError(f"{self.path.name}/docs.sqlite cannot be read ({exc})") from exc
 
     def confidence(self, best: Scored) -> float:
         """How sure we are that the best sentence answers the question, in [0, 1].

@@ -93,7 +93,7 @@ class CorpusDir:
     def current(self) -> Path:
         """The live generation folder, or IndexMissingError."""
         try:
-            name = (self.root / "CURRENT").read_text().strip()
+            name = (self.root / "CURRENT").read_text(encoding="utf-8", errors="replace").strip()
         except FileNotFoundError:
             raise IndexMissingError(
                 f"corpus {self.name!r} has no index yet: build it with `newsqa index build --corpus {self.name}`"
@@ -108,7 +108,7 @@ class CorpusDir:
     def current_token(self) -> str | None:
         """Cheap check of which generation is live (None when there is none)."""
         try:
-            return (self.root / "CURRENT").read_text().strip()
+            return (self.root / "CURRENT").read_text(encoding="utf-8", errors="replace").strip()
         except FileNotFoundError:
             return None
 
@@ -122,8 +122,13 @@ class CorpusDir:
             return json.loads((self.root / "state.json").read_text())
         except FileNotFoundError:
             return {"source_dir": None, "removed": []}
-        except json.JSONDecodeError as exc:
-            raise IndexCorruptError(f"corpus {self.name!r}: state.json is not valid JSON ({exc})") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            # Losing it must not block the rebuild that repairs the corpus: keep the bad copy for a
+            # human, and start over (documents removed earlier may come back from the source folder).
+            aside = self.root / f"state.json.corrupt-{int(time.time())}"
+            os.replace(self.root / "state.json", aside)
+            log.error("corpus %s: state.json was unreadable (%s); moved to %s, starting afresh", self.name, exc, aside)
+            return {"source_dir": None, "removed": []}
 
     def write_state(self, state: dict[str, Any]) -> None:
         atomic_write(self.root / "state.json", json.dumps(state, indent=2))

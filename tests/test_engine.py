@@ -210,3 +210,39 @@ def test_large_corpora_switch_to_hnsw_automatically(tmp_path: Path, seeds_dir: P
     engine.ensure("default")
     assert engine.stats().index_type == "IndexHNSWFlat"
     assert "$485 billion" in engine.ask("How much did allies in Europe and Canada invest in defense in 2024?").hits[0].text
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [
+        ("vectors.npy", b""),
+        ("sent_doc.npy", b""),
+        ("paragraphs.npy", b""),
+        ("bm25-paragraphs/size", b"3"),
+        ("bm25-sentences/data.csc.index.npy", b""),
+        ("sentence_traits.npy", b"\x93NUMPY garbage"),
+        ("docs.sqlite", b"SQLite format 3\x00" + b"\xff" * 200),
+        ("manifest.json", b"\xff\xfe"),
+    ],
+)
+def test_damaged_files_are_reported_as_corrupt(fake_engine: Engine, name: str, damage: bytes) -> None:
+    live = fake_engine.corpus("default").current()
+    (live / name).write_bytes(damage)
+    fresh = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings)
+    with pytest.raises(IndexCorruptError, match="newsqa index build"):
+        fresh.ask("Who is the NATO Secretary General?")
+    fresh.build()
+    assert "Rutte" in fresh.ask("Who is the NATO Secretary General?").hits[0].text
+
+
+def test_garbage_current_state_and_cache_do_not_block_a_rebuild(fake_engine: Engine) -> None:
+    root = fake_engine.corpus("default").root
+    (root / "CURRENT").write_bytes(b"\xff\xfe\x00junk")
+    (root / "state.json").write_bytes(b"\xff{not json")
+    (fake_engine.index_dir / "embeddings.sqlite").write_bytes(b"not a database at all" * 10)
+    fresh = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings)
+    with pytest.raises(IndexCorruptError, match="newsqa index build"):
+        fresh.ask("Who is the NATO Secretary General?")
+    fresh.build()
+    assert "Rutte" in fresh.ask("Who is the NATO Secretary General?").hits[0].text
+    assert list(root.glob("state.json.corrupt-*"))
