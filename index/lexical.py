@@ -81,11 +81,30 @@ class LexicalIndex:
         vocab = self._retriever.vocab_dict
         matrix = self._retriever.scores
         indptr, indices = matrix["indptr"], matrix["indices"]
+        sorted_columns = self._columns_sorted()
         for token in tokens:
             t = vocab.get(token)
-            if t is not None:
-                out += np.isin(rows, indices[indptr[t] : indptr[t + 1]])
+            if t is None:
+                continue
+            posting = indices[indptr[t] : indptr[t + 1]]
+            if not len(posting):
+                continue
+            if sorted_columns:  # O(rows · log posting): common words have huge posting lists at 1M
+                at = np.minimum(np.searchsorted(posting, rows), len(posting) - 1)
+                out += posting[at] == rows
+            else:
+                out += np.isin(rows, posting)
         return out / len(tokens)
+
+    def _columns_sorted(self) -> bool:
+        """Whether every posting list is in ascending row order (checked once)."""
+        cached = getattr(self, "_sorted", None)
+        if cached is None:
+            matrix = self._retriever.scores
+            indptr, indices = np.asarray(matrix["indptr"]), np.asarray(matrix["indices"])
+            drops = np.flatnonzero(np.diff(indices) < 0) + 1
+            cached = self._sorted = bool(np.isin(drops, indptr).all())
+        return cached
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every indexed text for ``query`` (zeros when no query word is known)."""

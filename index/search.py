@@ -286,14 +286,14 @@ class CorpusIndex:
 
         bm25 = self.bm25.scores(question)
         bm25_para = self.bm25_paragraphs.scores(question)
-        top_bm25 = float(bm25.max()) if bm25.size else 0.0
         top_para = float(bm25_para.max()) if bm25_para.size else 0.0
-        if top_bm25 > 0:
-            lexical = np.argpartition(-bm25, depth - 1)[:depth]
-            lexical = lexical[bm25[lexical] > 0]
-            lexical = lexical[np.argsort(-bm25[lexical], kind="stable")].astype(np.int64)
-        else:
-            lexical = np.zeros(0, dtype=np.int64)
+        # Only sentences sharing a word with the question score above 0: select among those, not
+        # among all n (argpartition over 1M scores alone took ~10 ms).
+        matched = np.flatnonzero(bm25)
+        top_bm25 = float(bm25[matched].max()) if matched.size else 0.0
+        if matched.size > depth:
+            matched = matched[np.argpartition(-bm25[matched], depth - 1)[:depth]]
+        lexical = matched[np.argsort(-bm25[matched], kind="stable")].astype(np.int64)
         ids = np.unique(np.concatenate([dense_ids, lexical]))
         dense_rank = np.full(len(ids), depth, dtype=np.int32)
         dense_rank[np.searchsorted(ids, dense_ids)] = np.arange(len(dense_ids))
