@@ -107,21 +107,25 @@ class SentenceTransformerEncoder:
         """Embed texts in batches; ``progress`` is called with the number done after each batch."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        out: list[np.ndarray] = []
+        # Chunks (for progress) are taken from the texts sorted longest first, as one encode call
+        # sorts them: chunking the original order cost 15% more padding (bench_build).
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         chunk = max(batch_size * 8, 256) if progress else len(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         with self._lock, _torch_threads(1 if len(texts) <= SMALL_BATCH else None):
             for i in range(0, len(texts), chunk):
+                ids = order[i : i + chunk]
                 part = self._model.encode(
-                    list(texts[i : i + chunk]),
+                    [texts[j] for j in ids],
                     batch_size=batch_size,
                     normalize_embeddings=True,
                     convert_to_numpy=True,
                     show_progress_bar=False,
                 )
-                out.append(part.astype(np.float32, copy=False))
+                out[ids] = part
                 if progress:
                     progress(len(part))
-        return np.vstack(out)
+        return out
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
