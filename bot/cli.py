@@ -102,7 +102,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_sync(settings)
 
-    from .runtime import ensure_corpus, make_engine, tqdm_progress
+    from .runtime import ensure_corpus, make_engine, with_progress
 
     corpus = args.corpus or settings.corpus
     engine = make_engine(settings, args.index_dir)
@@ -110,17 +110,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.command == "index":
         if args.action in ("build", "add", "remove"):
-            progress, close = tqdm_progress(not as_json and sys.stderr.isatty())
-            try:
-                if args.action == "build":
-                    report = engine.build(corpus, args.source, progress=progress)
-                elif args.action == "add":
-                    docs = _load_inputs(args.inputs, args.title, settings)
-                    report = engine.add(docs, corpus=corpus, progress=progress)
-                else:
-                    report = engine.remove(args.doc_id, corpus=corpus, progress=progress)
-            finally:
-                close()
+            if args.action == "build":
+                report = with_progress(lambda p: engine.build(corpus, args.source, progress=p), enabled=not as_json)
+            elif args.action == "add":
+                docs = _load_inputs(args.inputs, args.title, settings)
+                report = with_progress(lambda p: engine.add(docs, corpus=corpus, progress=p), enabled=not as_json)
+            else:
+                report = with_progress(lambda p: engine.remove(args.doc_id, corpus=corpus, progress=p),
+                                       enabled=not as_json)
             if as_json:
                 print(json.dumps(asdict(report)))
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from typing import TypeVar
 from pathlib import Path
 
 from index.engine import Engine, EngineSettings, Progress
@@ -13,6 +14,8 @@ from index.errors import IndexCorruptError, IndexMissingError, ModelMismatchErro
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def setup_logging(level: str) -> None:
@@ -65,6 +68,15 @@ def tqdm_progress(enabled: bool) -> tuple[Progress | None, Callable[[], None]]:
     return progress, close
 
 
+def with_progress(work: Callable[[Progress | None], T], *, enabled: bool) -> T:
+    """Run ``work(progress)`` with a progress bar on stderr when ``enabled`` and stderr is a terminal."""
+    progress, close = tqdm_progress(enabled and sys.stderr.isatty())
+    try:
+        return work(progress)
+    finally:
+        close()
+
+
 def ensure_corpus(engine: Engine, corpus: str, *, quiet: bool = False, rebuild_broken: bool = False) -> None:
     """Build a corpus from the seeds when it has no index yet, saying so on stderr.
 
@@ -80,18 +92,10 @@ def ensure_corpus(engine: Engine, corpus: str, *, quiet: bool = False, rebuild_b
                 raise
             log.error("%s", exc)
             print(f"The index is unusable ({exc}).\nRebuilding it from its sources now ...", file=sys.stderr)
-        progress, close = tqdm_progress(not quiet and sys.stderr.isatty())
-        try:
-            engine.build(corpus, progress=progress)
-        finally:
-            close()
+        with_progress(lambda progress: engine.build(corpus, progress=progress), enabled=not quiet)
         return
     if not quiet:
         print(f"No index for corpus {corpus!r} yet: building it from {engine.settings.seeds_dir}/ ...", file=sys.stderr)
-    progress, close = tqdm_progress(not quiet and sys.stderr.isatty())
-    try:
-        engine.ensure(corpus, progress=progress)
-    finally:
-        close()
+    with_progress(lambda progress: engine.ensure(corpus, progress=progress), enabled=not quiet)
     if not engine.has_corpus(corpus):  # pragma: no cover - ensure() raises on failure
         raise IndexMissingError(f"corpus {corpus!r} could not be built")
