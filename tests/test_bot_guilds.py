@@ -165,13 +165,13 @@ async def test_an_admin_of_one_server_cannot_change_another(two):
 async def test_first_use_creates_a_servers_corpus_once(world: World):
     engine = world.bot.engine
     builds = []
-    original = engine.build
+    original = engine._build_locked  # what both build() and ensure() run under the writer lock
 
-    def counting(*args, **kwargs):
-        builds.append(kwargs.get("corpus", args[0] if args else None))
-        return original(*args, **kwargs)
+    def counting(cdir, *args, **kwargs):
+        builds.append(cdir.name)
+        return original(cdir, *args, **kwargs)
 
-    engine.build = counting
+    engine._build_locked = counting
     assert not engine.has_corpus(world.corpus)
     names = await asyncio.gather(*(world.bot.corpus_ready(world.guild.id) for _ in range(5)))
     assert set(names) == {world.corpus} and builds == [world.corpus]
