@@ -80,3 +80,8 @@ async def world(simcord_env) -> World:
     managers = guild.create_role("Managers", permissions=discord.Permissions(manage_guild=True))
     admin = guild.add_member(simcord_env.create_user("boss"), roles=[managers])
     return World(simcord_env, bot, guild, channel, alice, admin)
+
+# An article no seed mentions, for tests that add one and then ask about it.
+ZORB = ("Zorblax harvest hits a record\n\nThe Zorbland farm ministry said the zorblax harvest reached 900 tonnes "
+        "in 2024, a record for the valley.\n\nFarmers celebrated the zorblax harvest with a festival.")
+ZORB_QUESTION = "How many tonnes did the zorblax harvest reach in 2024?"

@@ -14,6 +14,8 @@ from index.engine import Engine, EngineSettings
 from tests.botfixtures import (  # noqa: F401
     ANSWERABLE,
     SEEDS,
+    ZORB,
+    ZORB_QUESTION,
     World,
     bot_engine,
     bot_settings,
@@ -21,9 +23,6 @@ from tests.botfixtures import (  # noqa: F401
     world,
 )
 
-ZORB = ("Zorblax harvest hits a record\n\nThe Zorbland farm ministry said the zorblax harvest reached 900 tonnes "
-        "in 2024, a record for the valley.\n\nFarmers celebrated the zorblax harvest with a festival.")
-ZORB_QUESTION = "How many tonnes did the zorblax harvest reach in 2024?"
 ADMIN_COMMANDS = {"reindex": {}, "add-article": {"url": "https://example.com/a"},
                   "remove-article": {"document": "nato-defense-ministers"}, "gaps": {}, "status": {}}
 

@@ -26,6 +26,8 @@ from index.errors import IndexCorruptError
 from tests.botfixtures import (  # noqa: F401
     ANSWERABLE,
     SEEDS,
+    ZORB,
+    ZORB_QUESTION,
     World,
     bot_engine,
     bot_settings,
@@ -33,9 +35,6 @@ from tests.botfixtures import (  # noqa: F401
     world,
 )
 
-ZORB = ("Zorblax harvest hits a record\n\nThe Zorbland farm ministry said the zorblax harvest reached 900 tonnes "
-        "in 2024, a record for the valley.\n\nFarmers celebrated the zorblax harvest with a festival.")
-ZORB_QUESTION = "How many tonnes did the zorblax harvest reach in 2024?"
 QUOKKA = ("Quokka ferry fares rise\n\nThe Rottnest ferry operator said quokka island fares will rise by 17% in "
           "March, to 64 dollars for a return ticket.\n\nTourism groups said the quokka ferry rise was steep.")
 QUOKKA_QUESTION = "By how much will the quokka island ferry fares rise?"

@@ -123,14 +123,7 @@ long_hostile = st.builds(lambda t, n: t * n, hostile, st.integers(1, 6))
 urls = st.none() | st.just("https://example.com/a_b(c)) [x]") | st.text(max_size=50).map(lambda s: "https://e.com/" + s)
 
 
-def _all_text(payload: fmt.Payload) -> list[str]:
-    out = [payload.content or ""]
-    for e in payload.embeds:
-        d = e.to_dict()
-        out += [d.get("title", ""), d.get("description", ""), d.get("footer", {}).get("text", ""),
-                d.get("author", {}).get("name", "")]
-        out += [f["name"] for f in d.get("fields", [])] + [f["value"] for f in d.get("fields", [])]
-    return out
+from tests.test_format import all_text as _all_text  # noqa: E402 - one definition of "every text of a payload"
 
 
 def assert_safe(payload: fmt.Payload) -> None:
