@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 
 import discord
 from discord import app_commands
@@ -63,6 +64,18 @@ async def _stored_answer(interaction: discord.Interaction, qid: int) -> Answer |
     return answer
 
 
+async def _on_stored_answer(
+    interaction: discord.Interaction, qid: int, respond: Callable[[Answer], Awaitable[None]]
+) -> None:
+    """Run a button's ``respond`` on the stored answer ``qid``; failures are answered privately."""
+    try:
+        answer = await _stored_answer(interaction, qid)
+        if answer is not None:
+            await respond(answer)
+    except Exception as exc:
+        await _component_failed(interaction, exc)
+
+
 class MoreContextButton(discord.ui.DynamicItem[discord.ui.Button], template=r"newsqa:ctx:(?P<qid>\d+)"):
     """Privately shows the paragraphs around the cited sentences."""
 
@@ -76,11 +89,9 @@ class MoreContextButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ne
         return cls(int(match["qid"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            bot: NewsQABot = interaction.client  # type: ignore[assignment]
-            answer = await _stored_answer(interaction, self.qid)
-            if answer is None:
-                return
+        bot: NewsQABot = interaction.client  # type: ignore[assignment]
+
+        async def respond(answer: Answer) -> None:
             await interaction.response.defer(ephemeral=True, thinking=True)
             passages = []
             for hit in answer.hits[:3]:
@@ -92,8 +103,8 @@ class MoreContextButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ne
             payload = passages_payload(passages, intro=None if passages else
                                        "Those articles are no longer in the index.")
             await interaction.followup.send(**payload.kwargs(), ephemeral=True)
-        except Exception as exc:
-            await _component_failed(interaction, exc)
+
+        await _on_stored_answer(interaction, self.qid, respond)
 
 
 class ClosestButton(discord.ui.DynamicItem[discord.ui.Button], template=r"newsqa:closest:(?P<qid>\d+)"):
@@ -109,14 +120,10 @@ class ClosestButton(discord.ui.DynamicItem[discord.ui.Button], template=r"newsqa
         return cls(int(match["qid"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            answer = await _stored_answer(interaction, self.qid)
-            if answer is None:
-                return
-            payload = closest_payload(answer)
-            await interaction.response.send_message(**payload.kwargs(), ephemeral=True)
-        except Exception as exc:
-            await _component_failed(interaction, exc)
+        async def respond(answer: Answer) -> None:
+            await interaction.response.send_message(**closest_payload(answer).kwargs(), ephemeral=True)
+
+        await _on_stored_answer(interaction, self.qid, respond)
 
 
 class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"newsqa:vote:(?P<qid>\d+):(?P<vote>up|down)"):
@@ -160,17 +167,14 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"newsqa:s
         return cls(int(match["qid"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            answer = await _stored_answer(interaction, self.qid)
-            if answer is None:
-                return
+        async def respond(answer: Answer) -> None:
             payload = answer_payload(answer)
             kwargs = payload.kwargs()
             kwargs["content"] = f"{interaction.user.mention} shared an answer:" + (
                 "\n" + payload.content if payload.content else "")
             await interaction.response.send_message(**kwargs, view=answer_view(self.qid, answer, private=False))
-        except Exception as exc:
-            await _component_failed(interaction, exc)
+
+        await _on_stored_answer(interaction, self.qid, respond)
 
 
 DYNAMIC_ITEMS = (MoreContextButton, ClosestButton, VoteButton, ShareButton)
