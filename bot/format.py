@@ -9,7 +9,7 @@ in ``LIMITS`` and the budgets below add up to less than the 6000-character total
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -268,6 +268,19 @@ def passages_payload(passages: Sequence[Passage], *, intro: str | None = None) -
     return Payload(content=intro, embeds=tuple(passage_embed(p, limit=limit) for p in passages))
 
 
+def fit_lines(lines: Iterable[str], budget: int, sep: str = "\n") -> list[str]:
+    """The leading ``lines`` whose join with ``sep`` stays within ``budget`` characters."""
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        cost = len(line) + (len(sep) if kept else 0)
+        if used + cost > budget:
+            break
+        kept.append(line)
+        used += cost
+    return kept
+
+
 def figures_embed(figures: Sequence[Figure], *, topic: str | None = None, limit: int = 10) -> discord.Embed:
     """Key figures, each with its label and numbered citation."""
     title = f"Key figures: {squash(topic)}" if topic else "Key figures"
@@ -275,15 +288,9 @@ def figures_embed(figures: Sequence[Figure], *, topic: str | None = None, limit:
     if not figures:
         embed.description = "No figures found" + (" for that topic." if topic else " in the indexed articles.")
         return embed
-    lines = []
-    budget = 3800
-    for number, f in enumerate(figures[:limit], 1):
-        line = f"**{clip(f.text, 80)}** — {clip(f.label, 200)}\n{citation_line(number, f, limit=300)}"
-        if len(line) + 1 > budget:
-            break
-        lines.append(line)
-        budget -= len(line) + 2
-    embed.description = "\n\n".join(lines)
+    lines = (f"**{clip(f.text, 80)}** — {clip(f.label, 200)}\n{citation_line(number, f, limit=300)}"
+             for number, f in enumerate(figures[:limit], 1))
+    embed.description = "\n\n".join(fit_lines(lines, 3800, "\n\n"))
     return embed
 
 
@@ -306,17 +313,14 @@ def articles_embed(docs: Sequence[DocumentInfo], *, limit: int = 20) -> discord.
     if not docs:
         embed.description = "No articles are indexed yet."
         return embed
-    lines, budget = [], 3800
-    for d in docs[:limit]:
+    def line(d: DocumentInfo) -> str:
         date = d.published or (d.added_at or "")[:10]
         link = safe_url(d.url)
         name = clip(d.title, 150)
         name = f"[{name}]({link})" if link else name
-        line = f"**{name}**\n`{clip(d.doc_id, 64)}` · {date} · {d.sentences} sentences · {d.chars:,} chars"
-        if len(line) + 2 > budget:
-            break
-        lines.append(line)
-        budget -= len(line) + 2
+        return f"**{name}**\n`{clip(d.doc_id, 64)}` · {date} · {d.sentences} sentences · {d.chars:,} chars"
+
+    lines = fit_lines((line(d) for d in docs[:limit]), 3800, "\n\n")
     shown = len(lines)
     if shown < len(docs):
         lines.append(f"… and {len(docs) - shown} more")
@@ -369,15 +373,12 @@ def gaps_embed(rows: Sequence[dict], *, limit: int = 20) -> discord.Embed:
     if not rows:
         embed.description = "No unanswered or 👎 questions recently."
         return embed
-    lines, budget = [], 3800
-    for row in rows[:limit]:
-        why = "👎" if row.get("reason") == "down" else "unanswered"
-        line = f"• {clip(squash(row['question']), 200)} — {why}, {row['when'][:16].replace('T', ' ')}"
-        if len(line) + 1 > budget:
-            break
-        lines.append(line)
-        budget -= len(line) + 1
-    embed.description = "\n".join(lines)
+    lines = (
+        f"• {clip(squash(row['question']), 200)} — "
+        f"{'👎' if row.get('reason') == 'down' else 'unanswered'}, {row['when'][:16].replace('T', ' ')}"
+        for row in rows[:limit]
+    )
+    embed.description = "\n".join(fit_lines(lines, 3800))
     embed.set_footer(text="Add articles that answer these with /add-article.")
     return embed
 
