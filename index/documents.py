@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from index.errors import DocumentTooLargeError, UnsupportedDocumentError
+from index.extract import article_blocks, blocks_text, clean_title
 from index.fetch import fetch_url
 from index.models import Document
 from index.segment import split_paragraphs, split_sentences
@@ -186,19 +187,19 @@ def _is_iso_date(value: str) -> bool:
 
 
 def _extract_html(data: bytes | str, name: str) -> tuple[str, str | None, str | None, str | None]:
-    """(article text, title, published date, url) from HTML via trafilatura."""
+    """(article text, title, published date, url) from HTML: trafilatura, then index.extract's cleaning."""
     import trafilatura  # imported lazily: it is slow to import and only HTML needs it
 
     result = trafilatura.bare_extraction(data, with_metadata=True, include_comments=False)
-    raw = (getattr(result, "text", None) or "") if result is not None else ""
-    text = "\n\n".join(line.strip() for line in raw.splitlines() if line.strip())
-    if len(text.split()) < _MIN_ARTICLE_WORDS:  # e.g. only a nav link ("Home") survived extraction
-        raise UnsupportedDocumentError(f"no article text found in {name}; save the article text as .txt instead")
-    title = getattr(result, "title", None)
+    title = clean_title(getattr(result, "title", None), getattr(result, "sitename", None)) if result else None
     if not title:
         page = data if isinstance(data, str) else data.decode("utf-8", "replace")
         m = re.search(r"<title[^>]*>(.*?)</title>", page, re.I | re.S)
         title = " ".join(m.group(1).split()) if m else None
+    body = getattr(result, "body", None) if result is not None else None
+    text = blocks_text(article_blocks(body, title)) if body is not None else ""
+    if len(text.split()) < _MIN_ARTICLE_WORDS:  # e.g. only a nav link ("Home") survived extraction
+        raise UnsupportedDocumentError(f"no article text found in {name}; save the article text as .txt instead")
     return text, title or None, getattr(result, "date", None) or None, getattr(result, "url", None) or None
 
 
