@@ -44,7 +44,7 @@ from .models import (
     Passage,
     Sentence,
 )
-from .search import CorpusIndex, RetrievalSettings, group_means, make_faiss_index, sentence_traits
+from .search import CorpusIndex, RetrievalSettings, group_means, heading_flags, make_faiss_index, sentence_traits
 from .segment import split_paragraphs, split_sentences
 from .store import FORMAT_VERSION, CorpusDir, atomic_write, check_corpus_name, write_tables
 
@@ -501,7 +501,10 @@ class Engine:
         np.save(tmp / "vectors.npy", vectors)
         np.save(tmp / "sent_doc.npy", sent_doc)
         np.save(tmp / "sent_para.npy", sent_para)
-        np.save(tmp / "sentence_traits.npy", sentence_traits(texts))
+        headings = [f for d in docs for f in heading_flags(d.title, d.text, d.sentences, d.paragraphs)]
+        np.save(tmp / "sentence_traits.npy", sentence_traits(texts, headings))
+        titles, _ = self.cache.embed(self.encoder, [d.title for d in docs])
+        np.save(tmp / "titles.npy", np.asarray(titles, dtype=np.float32).reshape(len(docs), self.encoder.dimension))
         np.save(tmp / "paragraphs.npy", group_means(vectors, sent_para, n_paras) if total else np.zeros((n_paras, self.encoder.dimension), np.float32))
         np.save(tmp / "documents.npy", group_means(vectors, sent_doc, len(docs)) if total else np.zeros((len(docs), self.encoder.dimension), np.float32))
         settings = self.settings.retrieval

@@ -7,6 +7,8 @@ import sqlite3
 import logging
 import re
 import threading
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import faiss
 import numpy as np
 import scipy.sparse
 
+from .answertypes import TYPES, asked_mask, type_matrix
 from .errors import IndexCorruptError, ModelMismatchError
 from .lexical import LexicalIndex
 from .store import FORMAT_VERSION, open_tables
@@ -68,21 +71,27 @@ class RetrievalSettings:
     hnsw_m: int = 32
     hnsw_ef_search: int = 96
 
+    w_type_match: float = 0.0  # the sentence holds a value of the kind asked for (index.answertypes)
+    w_type_missing: float = 0.0  # the question asks for a kind of value the sentence does not hold
+    w_title: float = 0.0  # cosine(question, the document's title)
+    w_coverage: float = 0.0  # share of the question's words found in the sentence
+
     def weights(self) -> np.ndarray:
-        """Weights aligned with the first columns of ``Candidates.features`` (see FEATURES)."""
-        return np.array(
-            [self.w_sentence, self.w_paragraph, self.w_document, self.w_bm25, self.w_bm25_paragraph,
-             self.w_neighbour, self.w_bm25_neighbour, self.w_answer_type, self.w_length],
-            dtype=np.float32,
-        )
+        """Weights aligned with the first FUSED columns of ``Candidates.features`` (see FEATURES)."""
+        return np.array([getattr(self, "w_" + name) for name in FEATURES[:FUSED]], dtype=np.float32)
 
 
-# Columns of Candidates.features; the first FUSED are fused linearly with RetrievalSettings.weights().
+# Columns of Candidates.features; the first FUSED are fused linearly with RetrievalSettings.weights()
+# (each named by its weight: w_<name>).
 FEATURES = (
-    "dense", "paragraph_dense", "document_dense", "bm25", "bm25_paragraph", "neighbour_dense",
-    "bm25_neighbour", "answer_type", "log_length", "bm25_raw", "bm25_paragraph_raw",
+    "sentence", "paragraph", "document", "bm25", "bm25_paragraph", "neighbour", "bm25_neighbour",
+    "answer_type", "length", "type_match", "type_missing", "title", "coverage",
+    "bm25_raw", "bm25_paragraph_raw", "heading",
+    # Used by the learned ranker (index/ranker.py) only:
+    "dense_rank", "bm25_rank", "document_bm25", "entity_coverage", "paragraph_coverage", "position",
+    "type_match_neighbour",
 )
-FUSED = 9
+FUSED = 13
 
 # Sentence traits (columns of sentence_traits) and the question words that ask for them.
 _DIGIT = re.compile(r"\d")
@@ -95,21 +104,36 @@ _ASKS_NUMBER = re.compile(
     r"\bhow (many|much|long|old|far|large|big|tall|high)\b|\bwhat (percentage|percent|number|amount)\b", re.I
 )
 _ASKS_DATE = re.compile(r"\bwhen\b|\b(what|which) (year|decade|century|date|day|month|time)\b", re.I)
+# Names in a question: capitalized words after its first word ("Which Browns player ... Rudolph ...").
+_ENTITY = re.compile(r"(?<!^)\b[A-Z][\w'’.-]*[\w]")
 _ASKS_NAME = re.compile(r"\bwho(m|se)?\b", re.I)
 
 
-def sentence_traits(texts: list[str]) -> np.ndarray:
-    """Per sentence: has a digit, has a date, capitalized words (up to 3) / 3, log of the length."""
-    out = np.zeros((len(texts), 4), dtype=np.float32)
+# Columns of sentence_traits: the four below, then one per answer type (index.answertypes.TYPES), then
+# HEADING (1 for a sentence that is never an answer: a heading, the headline, a question subheading).
+TRAIT_BASE = 4
+TRAIT_HEADING = TRAIT_BASE + len(TYPES)
+TRAIT_COLUMNS = TRAIT_HEADING + 1
+
+
+def sentence_traits(texts: list[str], headings: Sequence[bool] | None = None) -> np.ndarray:
+    """Per sentence: has a digit, has a date, capitalized words (up to 3) / 3, log of the length; then
+    which answer types it holds (index.answertypes); then whether it is a heading (never an answer)."""
+    out = np.zeros((len(texts), TRAIT_COLUMNS), dtype=np.float32)
     for i, t in enumerate(texts):
-        out[i] = (
+        out[i, :TRAIT_BASE] = (
             bool(_DIGIT.search(t)), bool(_DATE.search(t)), min(len(_NAME.findall(t)), 3) / 3, np.log(max(len(t), 1))
         )
+    out[:, TRAIT_BASE:TRAIT_HEADING] = type_matrix(texts)
+    if headings is not None:
+        out[:, TRAIT_HEADING] = np.asarray(headings, dtype=np.float32)
+    else:
+        out[:, TRAIT_HEADING] = [t.lstrip().startswith("#") for t in texts]
     return out
 
 
-def asked_trait(question: str) -> int | None:
-    """Which sentence trait (column of sentence_traits) the question asks for, if any."""
+def _asked_trait(question: str) -> int | None:
+    """Which of the first three sentence traits the question asks for, if any."""
     if _ASKS_NUMBER.search(question):
         return 0
     if _ASKS_DATE.search(question):
@@ -117,6 +141,27 @@ def asked_trait(question: str) -> int | None:
     if _ASKS_NAME.search(question):
         return 2
     return None
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
+
+
+def heading_flags(title: str, text: str, sentences: Sequence, paragraphs: Sequence[tuple[int, int]]) -> list[bool]:
+    """Which sentences of a document are never answers: Markdown headings ("## ..."), the headline
+    repeated in the text, and question subheadings (a paragraph that is one short question)."""
+    title_key = _squeeze(title or "")
+    flags = []
+    for s in sentences:
+        a, b = paragraphs[s.paragraph - 1] if 0 < s.paragraph <= len(paragraphs) else (s.start, s.end)
+        whole = s.start <= a and s.end >= b
+        text_s = s.text.strip()
+        flags.append(
+            text_s.startswith("#")
+            or (bool(title_key) and _squeeze(text_s) == title_key)
+            or (whole and text_s.endswith("?") and len(text_s) < 160)
+        )
+    return flags
 
 
 @dataclass(frozen=True)
@@ -189,14 +234,17 @@ class CorpusIndex:
             self.sent_para = np.load(path / "sent_para.npy")
             self.bm25 = LexicalIndex.load(path / "bm25-sentences")
             self.bm25_paragraphs = LexicalIndex.load(path / "bm25-paragraphs")
-            traits = path / "sentence_traits.npy"
-            if traits.exists():
-                self.traits = np.load(traits)
-            else:  # ~5 µs a sentence, once per loaded generation
-                self.traits = sentence_traits([r[0] for r in self.query("SELECT text FROM sentences ORDER BY id")])
+            self.traits = np.load(path / "sentence_traits.npy")
+            self.title_vectors = np.load(path / "titles.npy")
         except (OSError, RuntimeError, ValueError, KeyError, EOFError, IndexCorruptError) as exc:
             raise IndexCorruptError(f"{path.name} of this corpus cannot be read ({exc})") from exc
         self._check_consistent()
+        n = len(self.sent_doc)
+        # Each paragraph's document, and each sentence's position in its document (0 = first).
+        self.para_doc = np.zeros(len(self.paragraph_vectors), dtype=np.int64)
+        self.para_doc[self.sent_para] = self.sent_doc
+        starts = np.flatnonzero(np.r_[True, self.sent_doc[1:] != self.sent_doc[:-1]]) if n else np.zeros(0, np.int64)
+        self.position = (np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))).astype(np.float32)
         if isinstance(self.faiss, faiss.IndexHNSWFlat):
             self.faiss.hnsw.efSearch = settings.hnsw_ef_search
 
@@ -211,14 +259,14 @@ class CorpusIndex:
             "FAISS vectors": self.faiss.ntotal,
             "vectors.npy": len(self.vectors),
             "sent_para.npy": len(self.sent_para),
-            "sentence_traits": len(self.traits),
+            "sentence_traits": len(self.traits) if self.traits.ndim == 2 and self.traits.shape[1] == TRAIT_COLUMNS else -1,
             "BM25 sentences": self.bm25.size,
         }
         wrong = {k: v for k, v in counts.items() if v != n}
         paragraphs = len(self.paragraph_vectors)
         if self.bm25_paragraphs.size != paragraphs or (n and int(self.sent_para.max()) >= paragraphs):
             wrong["paragraphs"] = f"{paragraphs} vectors, {self.bm25_paragraphs.size} BM25 rows"
-        if len(self.document_vectors) != docs or docs != self.manifest.get("documents") or (n and int(self.sent_doc.max()) >= docs):
+        if len(self.document_vectors) != docs or len(self.title_vectors) != docs or docs != self.manifest.get("documents") or (n and int(self.sent_doc.max()) >= docs):
             wrong["documents"] = f"{docs} rows, {len(self.document_vectors)} vectors"
         if wrong:
             raise IndexCorruptError(f"{self.path.name} is inconsistent: {n} sentences, but {wrong}")
@@ -319,11 +367,38 @@ class CorpusIndex:
                 neighbour_dense[ok] = np.maximum(neighbour_dense[ok], nd)
                 if top_bm25 > 0:
                     neighbour_lex[ok] = np.maximum(neighbour_lex[ok], bm25[other[ok]] / top_bm25)
-        trait = asked_trait(question)
-        answer_type = self.traits[ids, trait] if trait is not None else np.zeros(len(ids), dtype=np.float32)
+        trait = _asked_trait(question)
+        traits = self.traits[ids]
+        answer_type = traits[:, trait] if trait is not None else np.zeros(len(ids), dtype=np.float32)
+        asked = asked_mask(question)
+        if asked.any():
+            type_match = (traits[:, TRAIT_BASE:TRAIT_HEADING] @ asked > 0).astype(np.float32)
+            type_missing = 1.0 - type_match
+        else:
+            type_match = type_missing = np.zeros(len(ids), dtype=np.float32)
+        title = self.title_vectors[self.sent_doc[ids]] @ qv
+        coverage = self.bm25.coverage(question, ids)
+        # The document's best paragraph for the question (BM25 / the question's best): is this the story asked about?
+        doc_lex = np.zeros(len(self.document_vectors), dtype=np.float32)
+        hit_paras = np.flatnonzero(bm25_para)
+        if hit_paras.size and top_para > 0:
+            np.maximum.at(doc_lex, self.para_doc[hit_paras], bm25_para[hit_paras] / top_para)
+        entities = " ".join(_ENTITY.findall(question))
+        entity_coverage = self.bm25.coverage(entities, ids) if entities else np.zeros(len(ids), dtype=np.float32)
+        paragraph_coverage = self.bm25_paragraphs.coverage(question, paras)
+        type_neighbour = np.zeros(len(ids), dtype=np.float32)
+        if asked.any():
+            for step in (-1, 1):
+                other = np.clip(ids + step, 0, n - 1)
+                same = self.sent_para[other] == paras
+                type_neighbour = np.maximum(
+                    type_neighbour, same * (self.traits[other, TRAIT_BASE:TRAIT_HEADING] @ asked > 0))
         features = np.stack(
             [dense, para_dense, doc_dense, lex, lex_para, neighbour_dense, neighbour_lex,
-             answer_type, self.traits[ids, 3], bm25[ids], bm25_para[paras]],
+             answer_type, traits[:, 3], type_match, type_missing, title, coverage,
+             bm25[ids], bm25_para[paras], traits[:, TRAIT_HEADING],
+             1.0 / (1.0 + dense_rank), 1.0 / (1.0 + bm25_rank), doc_lex[self.sent_doc[ids]], entity_coverage,
+             paragraph_coverage, np.log1p(self.position[ids]), type_neighbour],
             axis=1,
         ).astype(np.float32)
         return Candidates(ids=ids, features=features, dense_rank=dense_rank, bm25_rank=bm25_rank)
@@ -336,7 +411,9 @@ class CorpusIndex:
         c = self.candidates(query_vector, question, max(s.candidates, k))
         f = c.features
         score = f[:, :FUSED] @ s.weights()
-        order = np.argsort(-score, kind="stable")[:k]
+        score[f[:, FEATURES.index("heading")] > 0] = -np.inf  # headings and the headline are never answers
+        order = np.argsort(-score, kind="stable")
+        order = order[np.isfinite(score[order])][:k]
         top = c.ids[order]
         coverage = self.bm25.coverage(question, top)
         paragraph_coverage = self.bm25_paragraphs.coverage(question, self.sent_para[top])
@@ -346,7 +423,7 @@ class CorpusIndex:
                 score=float(score[i]),
                 dense=float(f[i, 0]),
                 paragraph_dense=float(f[i, 1]),
-                bm25=float(f[i, FUSED]),
+                bm25=float(f[i, FEATURES.index("bm25_raw")]),
                 coverage=float(coverage[j]),
                 paragraph_coverage=float(paragraph_coverage[j]),
             )
