@@ -105,10 +105,15 @@ class Admin(commands.Cog):
     # ------------------------------------------------------------ shared
 
     async def run_change(self, interaction: discord.Interaction, action: str, label: str,
-                         work: Callable[[ProgressMessage], ChangeReport], detail: str) -> ChangeReport:
-        """Run a write in a worker thread with progress edits, then report and audit what changed."""
+                         work: Callable[[ProgressMessage], ChangeReport], detail: str,
+                         corpus: str | None = None) -> ChangeReport:
+        """Run a write in a worker thread with progress edits, then report and audit what changed.
+
+        With ``corpus``, the document lists before and after say what changed in an updated article.
+        """
         if not interaction.response.is_done():
             await interaction.response.defer(ephemeral=True, thinking=True)
+        before = await self.bot.run_blocking(self.bot.engine.documents, corpus) if corpus else []
         await interaction.edit_original_response(content=f"{label}: starting…")
         progress = ProgressMessage(interaction, label, asyncio.get_running_loop())
         try:
@@ -118,11 +123,13 @@ class Admin(commands.Cog):
             await self.bot.audit(interaction, action, f"failed: {detail}: {exc}")
             raise
         await progress.finish()
-        await interaction.edit_original_response(content=report_text(label, report))
+        after = await self.bot.run_blocking(self.bot.engine.documents, corpus) if report.updated else []
+        await interaction.edit_original_response(content=report_text(label, report, before=before, after=after))
         await self.bot.audit(
             interaction, action,
             f"{detail} → {report.documents} documents, {report.sentences} sentences, {report.figures} figures "
             f"in {report.seconds:.1f} s" + (f"; added {', '.join(report.added)}" if report.added else "")
+            + (f"; updated {', '.join(report.updated)}" if report.updated else "")
             + (f"; removed {', '.join(report.removed)}" if report.removed else ""),
         )
         return report
@@ -132,7 +139,7 @@ class Admin(commands.Cog):
         return await self.run_change(
             interaction, "add-article", "Adding the article",
             lambda progress: self.bot.engine.add([doc], corpus=corpus, progress=progress),
-            f"{detail} “{plain_clip(squash(doc.title), 100)}” ({doc.doc_id})",
+            f"{detail} “{plain_clip(squash(doc.title), 100)}” ({doc.doc_id})", corpus=corpus,
         )
 
     # ------------------------------------------------------------ commands
