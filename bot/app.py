@@ -140,22 +140,34 @@ class NewsQATree(app_commands.CommandTree):
         await report_error(interaction, error)
 
 
-PUBLIC_PLACEHOLDER = "public_placeholder"  # interaction.extras key: a public "thinking…" is showing
+PLACEHOLDER = "placeholder"  # interaction.extras key: "public" or "private" while "thinking…" is showing
+
+
+async def defer_thinking(interaction: discord.Interaction, *, ephemeral: bool) -> None:
+    """Defer with "thinking…", remembering who sees it (``send_private`` must not show an error to everyone)."""
+    await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    interaction.extras[PLACEHOLDER] = "private" if ephemeral else "public"
 
 
 async def send_private(interaction: discord.Interaction, text: str) -> None:
     """Tell the user something only they can see, whatever state the interaction is in.
 
-    After a public defer, everyone sees "thinking…": the placeholder is first turned into a neutral
-    line (so the follow-up is a new, private message: the first follow-up of a pending defer would
-    replace the placeholder and be public), the user is told privately, and the placeholder is deleted.
+    - not answered yet: a private response;
+    - a private "thinking…": the text replaces it;
+    - a public "thinking…" (everyone sees it): it first becomes a neutral line (so the follow-up is a new,
+      private message: the first follow-up of a pending defer would replace it and be public), the user is
+      told privately, and the placeholder is deleted;
+    - already answered (e.g. a shared answer): a private follow-up; what everyone sees is never replaced.
     """
     text = plain_clip(text, 2000)
     none = discord.AllowedMentions.none()
+    placeholder = interaction.extras.pop(PLACEHOLDER, None)
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=none)
-        elif interaction.extras.pop(PUBLIC_PLACEHOLDER, False):
+        elif placeholder == "private":
+            await interaction.edit_original_response(content=text, embeds=[], view=None, allowed_mentions=none)
+        elif placeholder == "public":
             await interaction.edit_original_response(content=NEUTRAL_PLACEHOLDER, embeds=[], view=None,
                                                      allowed_mentions=none)
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=none)
@@ -163,8 +175,8 @@ async def send_private(interaction: discord.Interaction, text: str) -> None:
                 await interaction.delete_original_response()
             except discord.HTTPException as exc:  # the neutral line stays; nothing private is shown
                 log.info("could not delete the placeholder of a failed answer: %s", exc)
-        else:  # a private defer: the error replaces the private "thinking…"
-            await interaction.edit_original_response(content=text, embeds=[], view=None, allowed_mentions=none)
+        else:
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=none)
     except discord.HTTPException:
         log.exception("could not tell the user about an error")
 
@@ -179,9 +191,7 @@ async def respond_soon(interaction: discord.Interaction, work: Awaitable[T], *, 
     if DEFER_AFTER > 0:  # 0: defer at once
         await asyncio.wait({task}, timeout=DEFER_AFTER)
     if not task.done() and not interaction.response.is_done():
-        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-        if not ephemeral:
-            interaction.extras[PUBLIC_PLACEHOLDER] = True
+        await defer_thinking(interaction, ephemeral=ephemeral)
     return await task
 
 
@@ -189,6 +199,7 @@ async def reply(interaction: discord.Interaction, **kwargs: Any) -> None:
     """Send the response, or the follow-up that replaces "thinking…" when the interaction was deferred."""
     if interaction.response.is_done():
         await interaction.followup.send(**kwargs)
+        interaction.extras.pop(PLACEHOLDER, None)  # "thinking…" is the answer now
     else:
         await interaction.response.send_message(**kwargs)
 

@@ -315,6 +315,21 @@ async def test_a_failed_public_answer_is_told_privately_and_leaves_nothing_in_th
     assert world.env.errors  # the error reached the tree's handler: seen and accepted
 
 
+async def test_an_error_after_a_public_answer_never_replaces_it(world: World):
+    private = await world.alice.slash(world.channel, "ask", question=ANSWERABLE, private=True)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("records on fire")
+
+    world.bot.records.shared = broken  # fails after the shared answer was posted for everyone
+    shared = await world.alice.click(private.response.message, label="Share to channel")
+    public = shared.response.message
+    assert not shared.response.ephemeral and "$485 billion" in public.embeds[0].description
+    assert "$485 billion" in world.channel.last_message.embeds[0].description  # still the answer
+    (told,) = shared.followups
+    assert told.ephemeral and "Something went wrong" in told.content
+
+
 # ------------------------------------------------------------------ 8. figure look-ups have their own limit
 
 

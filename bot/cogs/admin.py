@@ -22,7 +22,7 @@ from index.documents import SUPPORTED_SUFFIXES, load_bytes, load_text, load_url
 from index.errors import DocumentTooLargeError, NewsQAError, UnsupportedDocumentError
 from index.models import ChangeReport, Document
 
-from ..app import NewsQABot, admin_only, reply, report_error, respond_soon
+from ..app import PLACEHOLDER, NewsQABot, admin_only, defer_thinking, reply, report_error, respond_soon
 from ..format import Payload, gaps_embed, plain_clip, progress_text, report_text, squash, status_embed
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class PasteModal(discord.ui.Modal, title="Add an article"):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         try:
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await defer_thinking(interaction, ephemeral=True)
             doc = await self.cog.bot.run_blocking(load_text, self.text.value,
                                                   title=self.article_title.value.strip() or None)
             await self.cog.add_document(interaction, doc, "pasted text")
@@ -112,7 +112,7 @@ class Admin(commands.Cog):
         With ``corpus``, the document lists before and after say what changed in an updated article.
         """
         if not interaction.response.is_done():
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await defer_thinking(interaction, ephemeral=True)
         before = await self.bot.run_blocking(self.bot.engine.documents, corpus) if corpus else []
         await interaction.edit_original_response(content=f"{label}: starting…")
         progress = ProgressMessage(interaction, label, asyncio.get_running_loop())
@@ -125,6 +125,7 @@ class Admin(commands.Cog):
         await progress.finish()
         after = await self.bot.run_blocking(self.bot.engine.documents, corpus) if report.updated else []
         await interaction.edit_original_response(content=report_text(label, report, before=before, after=after))
+        interaction.extras.pop(PLACEHOLDER, None)  # the report stays: a later error is told in a follow-up
         await self.bot.audit(
             interaction, action,
             f"{detail} → {report.documents} documents, {report.sentences} sentences, {report.figures} figures "
@@ -181,13 +182,13 @@ class Admin(commands.Cog):
             if file.size > settings.max_upload_bytes:  # checked before downloading anything
                 raise DocumentTooLargeError(
                     f"{file.filename} is {file.size:,} bytes; the limit is {settings.max_upload_bytes:,} bytes")
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await defer_thinking(interaction, ephemeral=True)
             data = await file.read()
             doc = await self.bot.run_blocking(load_bytes, data, name=file.filename, title=title,
                                               content_type=file.content_type, max_bytes=settings.max_upload_bytes)
             detail = f"file {file.filename}"
         else:
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await defer_thinking(interaction, ephemeral=True)
             await interaction.edit_original_response(content="Fetching the page…")
             doc = await self.bot.run_blocking(load_url, url, max_bytes=settings.max_upload_bytes,
                                               timeout=settings.fetch_timeout, allow_private=settings.allow_private_urls)

@@ -15,7 +15,16 @@ from discord.ext import commands
 from index.errors import NewsQAError
 from index.models import Answer
 
-from ..app import GENERIC_ERROR, NewsQABot, cooldown_message, question_cooldown, reply, respond_soon, send_private
+from ..app import (
+    GENERIC_ERROR,
+    NewsQABot,
+    cooldown_message,
+    defer_thinking,
+    question_cooldown,
+    reply,
+    respond_soon,
+    send_private,
+)
 from ..format import answer_payload, closest_payload, escape, passages_payload, plain_clip, squash
 from ..settings import SLASH_OPTION_CHARS
 
@@ -127,7 +136,7 @@ class MoreContextButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ne
         bot: NewsQABot = interaction.client  # type: ignore[assignment]
 
         async def respond(answer: Answer) -> None:
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await defer_thinking(interaction, ephemeral=True)
             passages = []
             for hit in answer.hits[:3]:
                 try:
