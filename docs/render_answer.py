@@ -137,7 +137,7 @@ a { color: #00a8fc; text-decoration: none; }
 """
 
 
-def page(embed: dict, rows: list[dict], question: str) -> str:
+def page(embed: dict, rows: list[dict]) -> str:
     """The whole page: "alice used /ask", then the bot's message with the embed and its buttons."""
     colour = f"#{embed.get('color', 0x5865F2):06x}"
     parts = [f'<div class="embed-title">{inline(embed["title"])}</div>' if embed.get("title") else "",
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     browser = find_browser(args.browser)
     embed, rows = real_payload(args.question)
-    text = page(embed, rows, args.question)
+    text = page(embed, rows)
     with tempfile.TemporaryDirectory() as tmp:
         html_path = Path(tmp) / "answer.html"
         html_path.write_text(text, encoding="utf-8")
