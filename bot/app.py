@@ -37,6 +37,8 @@ T = TypeVar("T")
 EXTENSIONS = ("bot.cogs.qa", "bot.cogs.figures", "bot.cogs.admin", "bot.cogs.meta")
 DEFER_AFTER = 1.5  # seconds of work before an interaction is deferred
 GENERIC_ERROR = "Something went wrong on my side while doing that. The error is logged; please try again later."
+# What a public "thinking…" becomes, briefly, when the answer failed (the asker is told why privately)
+NEUTRAL_PLACEHOLDER = "This one couldn't be answered; the asker has been told why."
 NOT_ADMIN = "This command is for admins: members with **Manage Server** or an admin role."
 SEEDS_CORPUS = "seeds"  # what direct messages read: the shared seed articles, never changed from Discord
 RETRY_REBUILD_AFTER = 60.0  # seconds before a failed rebuild of a corpus is tried again
@@ -60,25 +62,31 @@ class NotAdmin(app_commands.CheckFailure):
 
 
 class OnCooldown(app_commands.CheckFailure):
-    """The member asked too many questions too quickly."""
+    """The member asked too many questions (or looked up too many figures) too quickly."""
 
-    def __init__(self, retry_after: float) -> None:
+    def __init__(self, retry_after: float, what: str = "asking questions") -> None:
         super().__init__(f"retry after {retry_after:.0f} s")
         self.retry_after = retry_after
+        self.what = what
 
 
-def cooldown_message(retry_after: float) -> str:
+def cooldown_message(retry_after: float, what: str = "asking questions") -> str:
     seconds = max(1, int(retry_after + 0.999))
     unit = "second" if seconds == 1 else "seconds"
-    return f"You're asking questions faster than I can keep up with. Please try again in {seconds} {unit}."
+    return f"You're {what} faster than I can keep up with. Please try again in {seconds} {unit}."
 
 
 class Cooldown:
-    """At most ``rate`` questions per ``per`` seconds for each user (a sliding window)."""
+    """At most ``rate`` uses per ``per`` seconds for each user (a sliding window).
 
-    def __init__(self, rate: int, per: float) -> None:
+    A use is counted when it starts (so two at once cannot both slip through) and given back with
+    ``refund`` when it ends without an answer or a decline: an error, a refused question.
+    """
+
+    def __init__(self, rate: int, per: float, what: str = "asking questions") -> None:
         self.rate = max(1, rate)
         self.per = max(0.0, per)
+        self.what = what  # for the message: "You're <what> faster than I can keep up with"
         self._hits: dict[int, deque[float]] = {}
 
     def hit(self, user_id: int) -> float | None:
@@ -96,6 +104,12 @@ class Cooldown:
             self._hits = {u: w for u, w in self._hits.items() if w and now - w[-1] < self.per}
         return None
 
+    def refund(self, user_id: int) -> None:
+        """Give back the user's latest use (it ended in an error, not an answer)."""
+        window = self._hits.get(user_id)
+        if window:
+            window.pop()
+
 
 def error_text(error: BaseException) -> str:
     """The plain-language, private message for an error; unexpected errors are logged with their traceback."""
@@ -103,7 +117,7 @@ def error_text(error: BaseException) -> str:
     if isinstance(error, NotAdmin):
         return NOT_ADMIN
     if isinstance(error, OnCooldown):
-        return cooldown_message(error.retry_after)
+        return cooldown_message(error.retry_after, error.what)
     if isinstance(original, NewsQAError):
         log.info("refused: %s", original)
         return "Sorry, " + escape(str(original))
@@ -122,20 +136,47 @@ class NewsQATree(app_commands.CommandTree):
     """Answers every command error privately in plain language; unexpected ones are logged."""
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        refund_allowance(interaction)  # a question that ended in an error does not use up the allowance
         await report_error(interaction, error)
 
 
+PLACEHOLDER = "placeholder"  # interaction.extras key: "public" or "private" while "thinking…" is showing
+
+
+async def defer_thinking(interaction: discord.Interaction, *, ephemeral: bool) -> None:
+    """Defer with "thinking…", remembering who sees it (``send_private`` must not show an error to everyone)."""
+    await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    interaction.extras[PLACEHOLDER] = "private" if ephemeral else "public"
+
+
 async def send_private(interaction: discord.Interaction, text: str) -> None:
-    """Tell the user something only they can see, whatever state the interaction is in."""
+    """Tell the user something only they can see, whatever state the interaction is in.
+
+    - not answered yet: a private response;
+    - a private "thinking…": the text replaces it;
+    - a public "thinking…" (everyone sees it): it first becomes a neutral line (so the follow-up is a new,
+      private message: the first follow-up of a pending defer would replace it and be public), the user is
+      told privately, and the placeholder is deleted;
+    - already answered (e.g. a shared answer): a private follow-up; what everyone sees is never replaced.
+    """
     text = plain_clip(text, 2000)
     none = discord.AllowedMentions.none()
+    placeholder = interaction.extras.pop(PLACEHOLDER, None)
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True, allowed_mentions=none)
-        else:
-            # Deferred: the error replaces the "thinking…" message. Commands that answer everyone defer
-            # only when the work is slow (respond_soon), so this is private for everything but rare cases.
+        elif placeholder == "private":
             await interaction.edit_original_response(content=text, embeds=[], view=None, allowed_mentions=none)
+        elif placeholder == "public":
+            await interaction.edit_original_response(content=NEUTRAL_PLACEHOLDER, embeds=[], view=None,
+                                                     allowed_mentions=none)
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=none)
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException as exc:  # the neutral line stays; nothing private is shown
+                log.info("could not delete the placeholder of a failed answer: %s", exc)
+        else:
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=none)
     except discord.HTTPException:
         log.exception("could not tell the user about an error")
 
@@ -143,12 +184,14 @@ async def send_private(interaction: discord.Interaction, text: str) -> None:
 async def respond_soon(interaction: discord.Interaction, work: Awaitable[T], *, ephemeral: bool) -> T:
     """Await ``work``; if it takes longer than DEFER_AFTER seconds, defer first (Discord wants a reply in 3 s).
 
-    Fast work is answered directly, so an error in it can still be answered privately.
+    Fast work is answered directly, so an error in it can still be answered privately; after a public
+    defer, ``send_private`` keeps an error out of the channel.
     """
     task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
-    if not done and not interaction.response.is_done():
-        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+    if DEFER_AFTER > 0:  # 0: defer at once
+        await asyncio.wait({task}, timeout=DEFER_AFTER)
+    if not task.done() and not interaction.response.is_done():
+        await defer_thinking(interaction, ephemeral=ephemeral)
     return await task
 
 
@@ -156,6 +199,7 @@ async def reply(interaction: discord.Interaction, **kwargs: Any) -> None:
     """Send the response, or the follow-up that replaces "thinking…" when the interaction was deferred."""
     if interaction.response.is_done():
         await interaction.followup.send(**kwargs)
+        interaction.extras.pop(PLACEHOLDER, None)  # "thinking…" is the answer now
     else:
         await interaction.response.send_message(**kwargs)
 
@@ -168,6 +212,7 @@ class NewsQABot(commands.Bot):
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_messages = True
+        intents.dm_messages = True  # questions by direct message (not privileged: DMs carry their content)
         intents.message_content = True  # privileged: questions in ASK_CHANNEL_IDS without a mention
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -181,6 +226,8 @@ class NewsQABot(commands.Bot):
         self.records = records
         self.sync_guild = sync_guild
         self.cooldown = Cooldown(settings.cooldown_questions, settings.cooldown_seconds)
+        # /figures and /figure are cheap lookups: their own, more generous allowance
+        self.lookups = Cooldown(settings.cooldown_lookups, settings.cooldown_seconds, "looking up figures")
         self.failed_extensions: dict[str, str] = {}
         self.rebuilds: dict[str, asyncio.Task[None]] = {}  # corpus -> its one running rebuild
         self._failed_rebuilds: dict[str, float] = {}  # corpus -> when its last rebuild failed
@@ -311,15 +358,18 @@ class NewsQABot(commands.Bot):
         return clean_question(question, self.settings.max_question_chars)
 
     async def answer(self, question: str, *, guild_id: int | None, user_id: int | None,
-                     channel_id: int | None) -> tuple[Answer, int]:
-        """Answer in a worker thread and log the question; returns the answer and its record id."""
+                     channel_id: int | None, public: bool) -> tuple[Answer, int]:
+        """Answer in a worker thread and log the question; returns the answer and its record id.
+
+        ``public``: the answer is shown to everyone in the channel, not only to the asker.
+        """
         assert self.engine is not None and self.records is not None
         corpus = await self.corpus_ready(guild_id)  # a new server's corpus is created here, outside the timing
         started = time.perf_counter()
         answer = await self.in_corpus(guild_id, self.engine.ask, question, k=self.settings.answer_top_k)
         latency_ms = (time.perf_counter() - started) * 1000
         qid = await self.run_blocking(self.records.log_question, answer, user_id=user_id, guild_id=guild_id,
-                                      channel_id=channel_id, corpus=corpus, latency_ms=latency_ms)
+                                      channel_id=channel_id, corpus=corpus, latency_ms=latency_ms, public=public)
         log.info("question %d answered=%s confidence=%.2f in %.0f ms", qid, answer.answered, answer.confidence,
                  latency_ms)
         return answer, qid
@@ -371,14 +421,36 @@ def admin_only() -> Callable[[T], T]:
     return app_commands.check(predicate)
 
 
-def question_cooldown() -> Callable[[T], T]:
-    """COOLDOWN_QUESTIONS per COOLDOWN_SECONDS for each member."""
+ALLOWANCE = "allowance"  # interaction.extras key: the Cooldown this interaction used
 
+
+def _allowance_check(pick: Callable[[NewsQABot], Cooldown]) -> Callable[[T], T]:
     async def predicate(interaction: discord.Interaction) -> bool:
         bot = interaction.client
-        retry = bot.cooldown.hit(interaction.user.id) if isinstance(bot, NewsQABot) else None
+        if not isinstance(bot, NewsQABot):
+            return True
+        allowance = pick(bot)
+        retry = allowance.hit(interaction.user.id)
         if retry is not None:
-            raise OnCooldown(retry)
+            raise OnCooldown(retry, allowance.what)
+        interaction.extras[ALLOWANCE] = allowance
         return True
 
     return app_commands.check(predicate)
+
+
+def refund_allowance(interaction: discord.Interaction) -> None:
+    """Give back the use an interaction took from its allowance (it ended in an error)."""
+    allowance = interaction.extras.pop(ALLOWANCE, None)
+    if allowance is not None:
+        allowance.refund(interaction.user.id)
+
+
+def question_cooldown() -> Callable[[T], T]:
+    """COOLDOWN_QUESTIONS per COOLDOWN_SECONDS for each member, counted for questions answered or declined."""
+    return _allowance_check(lambda bot: bot.cooldown)
+
+
+def lookup_cooldown() -> Callable[[T], T]:
+    """COOLDOWN_LOOKUPS per COOLDOWN_SECONDS for each member: /figures and /figure, apart from questions."""
+    return _allowance_check(lambda bot: bot.lookups)

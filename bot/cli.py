@@ -126,6 +126,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                     f"{report.sentences} sentences, {report.figures} figures "
                     f"(embedded {report.embedded} new sentences, {report.seconds:.1f} s)"
                     + (f"; added {', '.join(report.added)}" if report.added else "")
+                    + (f"; updated {', '.join(report.updated)}" if report.updated else "")
                     + (f"; removed {', '.join(report.removed)}" if report.removed else "")
                 )
             return 0

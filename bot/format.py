@@ -307,6 +307,17 @@ def figure_embed(figure: Figure, query: str) -> discord.Embed:
     return embed
 
 
+def document_dates(doc: DocumentInfo) -> str:
+    """"published 2025-02-13 · added 2026-11-29": the article's own date when its page gave one, always
+    labelled, apart from the day it was added here."""
+    dates = []
+    if doc.published:
+        dates.append(f"published {clip(doc.published[:10], 10)}")
+    if doc.added_at:
+        dates.append(f"added {clip(doc.added_at[:10], 10)}")
+    return " · ".join(dates) or "no date"
+
+
 def articles_embed(docs: Sequence[DocumentInfo], *, limit: int = 20) -> discord.Embed:
     """The indexed documents with titles, dates and sizes."""
     embed = discord.Embed(title=f"Indexed articles ({len(docs)})", colour=COLOUR)
@@ -314,11 +325,10 @@ def articles_embed(docs: Sequence[DocumentInfo], *, limit: int = 20) -> discord.
         embed.description = "No articles are indexed yet."
         return embed
     def line(d: DocumentInfo) -> str:
-        date = d.published or (d.added_at or "")[:10]
         link = safe_url(d.url)
         name = clip(d.title, 150)
         name = f"[{name}]({link})" if link else name
-        return f"**{name}**\n`{clip(d.doc_id, 64)}` · {date} · {d.sentences} sentences · {d.chars:,} chars"
+        return f"**{name}**\n`{clip(d.doc_id, 64)}` · {document_dates(d)} · {d.sentences} sentences · {d.chars:,} chars"
 
     lines = fit_lines((line(d) for d in docs[:limit]), 3800, "\n\n")
     shown = len(lines)
@@ -328,21 +338,47 @@ def articles_embed(docs: Sequence[DocumentInfo], *, limit: int = 20) -> discord.
     return embed
 
 
-def report_text(action: str, report: ChangeReport) -> str:
-    """What a build/add/remove changed, in one line."""
+def document_change(before: DocumentInfo, after: DocumentInfo | None) -> str:
+    """What replacing an article changed: its title, its length, or nothing."""
+    if after is None:
+        return "replaced"
+    changes = []
+    if squash(before.title) != squash(after.title):
+        changes.append(f"title “{clip(squash(before.title), 60)}” → “{clip(squash(after.title), 60)}”")
+    if before.sentences != after.sentences:
+        changes.append(f"{before.sentences} → {after.sentences} sentences")
+    elif before.chars != after.chars:
+        changes.append(f"{before.chars:,} → {after.chars:,} chars")
+    if before.url != after.url and after.url:
+        changes.append("new URL")
+    return ", ".join(changes) or "same title and length"
+
+
+def report_text(action: str, report: ChangeReport, *, before: Sequence[DocumentInfo] = (),
+                after: Sequence[DocumentInfo] = ()) -> str:
+    """What a build/add/remove changed, in one line; ``before``/``after`` (the document lists around an
+    add) say what changed in an updated article."""
     text = (
         f"{action}: the index now has {report.documents} documents, {report.sentences} sentences and "
         f"{report.figures} figures (took {report.seconds:.1f} s)."
     )
     if report.added:
         text += " Added: " + ", ".join(f"`{clip(d, 64)}`" for d in report.added[:10]) + "."
+    if report.updated:
+        old = {d.doc_id: d for d in before}
+        new = {d.doc_id: d for d in after}
+        text += " Updated: " + ", ".join(
+            f"`{clip(d, 64)}`" + (f" ({document_change(old[d], new.get(d))})" if d in old else "")
+            for d in report.updated[:10]) + "."
     if report.removed:
         text += " Removed: " + ", ".join(f"`{clip(d, 64)}`" for d in report.removed[:10]) + "."
     return plain_clip(text, LIMITS.content)
 
 
 def progress_text(action: str, stage: str, done: int, total: int) -> str:
-    """A progress line for a long admin action."""
+    """A progress line for a long admin action ("embedding" counts only sentences new to the index)."""
+    if total and stage == "embedding":
+        return f"{action}: embedding new sentences {done}/{total} ({done / total:.0%})…"
     if total:
         return f"{action}: {stage} {done}/{total} sentences ({done / total:.0%})…"
     return f"{action}: {stage}…"

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS questions (
     channel_id INTEGER,
     corpus TEXT NOT NULL,
     latency_ms REAL NOT NULL,
-    asked_at TEXT NOT NULL
+    asked_at TEXT NOT NULL,
+    public INTEGER
 );
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -65,11 +66,16 @@ INDEXES = """
 CREATE INDEX IF NOT EXISTS questions_by_guild ON questions (guild_id, id);
 CREATE INDEX IF NOT EXISTS feedback_by_guild ON feedback (guild_id, id);
 CREATE INDEX IF NOT EXISTS audit_by_guild ON audit (guild_id, id);
+CREATE INDEX IF NOT EXISTS questions_by_channel ON questions (channel_id, id);
 """
 
-# Columns added since the first release: (table, column, declaration).
+# Columns added since the first release: (table, column, declaration). ``questions.public`` is 1 when the
+# answer was posted for everyone (or shared), 0 when only the asker saw it; NULL (older rows) counts as private.
 ADDED_COLUMNS = (("questions", "guild_id", "INTEGER"), ("feedback", "guild_id", "INTEGER"),
-                 ("audit", "guild_id", "INTEGER"))
+                 ("audit", "guild_id", "INTEGER"), ("questions", "public", "INTEGER"))
+
+# The answers a member has seen in a channel: everyone's public answers, and their own questions.
+_SEEN_HERE = "guild_id IS ? AND channel_id IS ? AND ((public = 1 AND answered = 1) OR user_id IS ?)"
 
 
 def now_iso() -> str:
@@ -86,6 +92,10 @@ def answer_from_dict(data: dict) -> Answer:
         hits.append(Hit(**h))
     return Answer(question=data["question"], answered=bool(data["answered"]),
                   confidence=float(data["confidence"]), hits=tuple(hits))
+
+
+def _hits(stored: str) -> list[Hit]:
+    return list(answer_from_dict({"question": "", "answered": 0, "confidence": 0, "hits": json.loads(stored)}).hits)
 
 
 class Records:
@@ -132,17 +142,25 @@ class Records:
     # ------------------------------------------------------------ questions
 
     def log_question(self, answer: Answer, *, user_id: int | None, guild_id: int | None, channel_id: int | None,
-                     corpus: str, latency_ms: float) -> int:
-        """Store an answered (or unanswered) question; returns its id for buttons."""
+                     corpus: str, latency_ms: float, public: bool = False) -> int:
+        """Store an answered (or unanswered) question; returns its id for buttons.
+
+        ``public``: the answer is posted for everyone in the channel (its citations may be offered to others).
+        """
         with self._lock:
             cur = self._db.execute(
                 "INSERT INTO questions (question, answered, confidence, hits, user_id, guild_id, channel_id, corpus, "
-                "latency_ms, asked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "latency_ms, asked_at, public) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (answer.question, int(answer.answered), float(answer.confidence),
                  json.dumps([h.to_dict() for h in answer.hits], ensure_ascii=False), user_id, guild_id, channel_id,
-                 corpus, float(latency_ms), now_iso()),
+                 corpus, float(latency_ms), now_iso(), int(public)),
             )
             return int(cur.lastrowid)
+
+    def shared(self, question_id: int, *, guild_id: int | None, channel_id: int | None) -> None:
+        """A private answer was shared to a channel: everyone there has seen it now."""
+        self._run("UPDATE questions SET public = 1, channel_id = ? WHERE id = ? AND guild_id IS ?",
+                  (channel_id, question_id, guild_id))
 
     def answer(self, question_id: int, *, guild_id: int | None) -> Answer | None:
         """The stored answer of a question asked in this server (None for DMs), or None when unknown here."""
@@ -154,18 +172,30 @@ class Records:
         return answer_from_dict({"question": question, "answered": answered, "confidence": confidence,
                                  "hits": json.loads(hits)})
 
-    def recent_hits(self, user_id: int, *, guild_id: int | None, limit: int = 25) -> list[Hit]:
-        """Hits of a user's recent questions in this server, newest first, each citation once (for /source)."""
-        rows = self._run("SELECT hits FROM questions WHERE user_id = ? AND guild_id IS ? ORDER BY id DESC LIMIT 20",
-                         (user_id, guild_id))
+    def recent_hits(self, *, user_id: int, guild_id: int | None, channel_id: int | None,
+                    limit: int = 25) -> list[Hit]:
+        """Citations of the answers this member has seen in this channel (everyone's public answers and
+        their own), newest first, each once; then their own from elsewhere in this server (for /source)."""
+        rows = self._run(
+            f"SELECT hits FROM questions WHERE {_SEEN_HERE} ORDER BY id DESC LIMIT 20",
+            (guild_id, channel_id, user_id))
+        rows += self._run(
+            "SELECT hits FROM questions WHERE user_id = ? AND guild_id IS ? AND channel_id IS NOT ? "
+            "ORDER BY id DESC LIMIT 10", (user_id, guild_id, channel_id))
         out, seen = [], set()
         for (hits,) in rows:
-            for hit in answer_from_dict({"question": "", "answered": 0, "confidence": 0, "hits": json.loads(hits)}).hits:
+            for hit in _hits(hits):
                 key = (hit.doc_id, hit.sentence)
                 if key not in seen:
                     seen.add(key)
                     out.append(hit)
         return out[:limit]
+
+    def latest_answer_hits(self, *, user_id: int, guild_id: int | None, channel_id: int | None) -> list[Hit]:
+        """The numbered citations [1] [2] [3] of the latest answer this member has seen in this channel."""
+        rows = self._run(f"SELECT hits FROM questions WHERE {_SEEN_HERE} ORDER BY id DESC LIMIT 1",
+                         (guild_id, channel_id, user_id))
+        return _hits(rows[0][0]) if rows else []
 
     def latency(self, *, guild_id: int | None, last: int = 200) -> dict:
         """Median and p95 answer latency over this server's last ``last`` questions, in milliseconds."""

@@ -18,6 +18,7 @@ class SettingsError(NewsQAError):
 
 
 DEFAULT_THRESHOLD = RetrievalSettings().threshold
+SLASH_OPTION_CHARS = 6000  # Discord's cap on a slash command's string option (messages: 2000)
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,15 @@ class Settings:
     allow_private_urls: bool = False
     approximate_above: int = RetrievalSettings().approximate_above
     cooldown_questions: int = 5
+    cooldown_lookups: int = 20  # /figures and /figure, counted apart from questions
     cooldown_seconds: float = 30.0
 
     def retrieval(self) -> RetrievalSettings:
         return RetrievalSettings(threshold=self.answer_threshold, approximate_above=self.approximate_above)
 
 
-def _int(env: Mapping[str, str], key: str, default: int | None, *, minimum: int | None = None) -> int | None:
+def _int(env: Mapping[str, str], key: str, default: int | None, *, minimum: int | None = None,
+         maximum: int | None = None, why: str = "") -> int | None:
     raw = env.get(key, "").strip()
     if not raw:
         return default
@@ -58,6 +61,8 @@ def _int(env: Mapping[str, str], key: str, default: int | None, *, minimum: int 
         raise SettingsError(f"{key}={raw!r} is not a whole number") from None
     if minimum is not None and value < minimum:
         raise SettingsError(f"{key}={value} is too small; it must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{key}={value} is too large; it must be at most {maximum}{why}")
     return value
 
 
@@ -123,12 +128,14 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
         corpus=env.get("CORPUS", "").strip() or "default",
         answer_top_k=_int(env, "ANSWER_TOP_K", 3, minimum=1) or 3,
         answer_threshold=_float(env, "ANSWER_THRESHOLD", DEFAULT_THRESHOLD, low=0.0, high=1.0),
-        max_question_chars=_int(env, "MAX_QUESTION_CHARS", 2000, minimum=10) or 2000,
+        max_question_chars=_int(env, "MAX_QUESTION_CHARS", 2000, minimum=10, maximum=SLASH_OPTION_CHARS,
+                                why=" (Discord's limit for a slash command option)") or 2000,
         max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 5_000_000, minimum=1000) or 5_000_000,
         fetch_timeout=_float(env, "FETCH_TIMEOUT", 15.0, low=1.0, high=300.0),
         allow_private_urls=_bool(env, "ALLOW_PRIVATE_URLS", False),
         approximate_above=_int(env, "APPROXIMATE_ABOVE", RetrievalSettings().approximate_above, minimum=1)
         or RetrievalSettings().approximate_above,
         cooldown_questions=_int(env, "COOLDOWN_QUESTIONS", 5, minimum=1) or 5,
+        cooldown_lookups=_int(env, "COOLDOWN_LOOKUPS", 20, minimum=1) or 20,
         cooldown_seconds=_float(env, "COOLDOWN_SECONDS", 30.0, low=0.0, high=3600.0),
     )

@@ -204,9 +204,12 @@ class EmbeddingCache:
         encoder: Encoder,
         texts: Sequence[str],
         *,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> tuple[np.ndarray, int]:
-        """Vectors for ``texts``, embedding only those not cached; returns (vectors, number embedded)."""
+        """Vectors for ``texts``, embedding only those not cached; returns (vectors, number embedded).
+
+        ``progress(done, todo)`` counts only the texts being embedded now, not those found in the cache.
+        """
         keys = [self.key(encoder.name, t) for t in texts]
         found: dict[bytes, np.ndarray] = {}
         db = self._connect()
@@ -219,11 +222,16 @@ class EmbeddingCache:
                 if vec.shape[0] == encoder.dimension:
                     found[key] = vec
         missing = {k: t for k, t in zip(keys, texts) if k not in found}
-        if progress and found:
-            progress(sum(1 for k in keys if k in found))
         if missing:
             todo_keys = list(missing)
-            vecs = encoder.encode([missing[k] for k in todo_keys], progress=progress)
+            done = 0
+
+            def step(n: int) -> None:
+                nonlocal done
+                done = min(done + n, len(todo_keys))
+                progress(done, len(todo_keys))
+
+            vecs = encoder.encode([missing[k] for k in todo_keys], progress=step if progress else None)
             with db:
                 db.executemany(
                     "INSERT OR REPLACE INTO vectors (key, vec) VALUES (?, ?)",

@@ -274,6 +274,16 @@ class Engine:
                                    source=source, url=url, text=text),
         )
 
+    def paragraph_sentence(self, doc_id: str, paragraph: int, *, corpus: str = "default") -> int:
+        """The number of the first sentence of paragraph ``paragraph`` of ``doc_id`` (citations show ¶n)."""
+        idx = self.index(corpus)
+        pos = self._document_pos(idx, doc_id)
+        (first,) = idx.query("SELECT min(sentence) FROM sentences WHERE doc_pos = ? AND paragraph = ?",
+                             (pos, paragraph))[0]
+        if first is None:
+            raise DocumentNotFoundError(f"{doc_id!r} has no paragraph {paragraph}")
+        return int(first)
+
     def _document_pos(self, idx: CorpusIndex, doc_id: str) -> int:
         rows = idx.query("SELECT pos FROM documents WHERE doc_id = ?", (doc_id,))
         if not rows:
@@ -370,6 +380,7 @@ class Engine:
         with cdir.writer_lock(self.settings.lock_timeout):
             current, added_at = self._current_docs(cdir)
             by_id = {d.doc_id: d for d in current}
+            existing = set(by_id)
             new_ids = []
             for doc in documents:
                 doc = _unique_id(doc, by_id)
@@ -384,7 +395,8 @@ class Engine:
             known = {k: v for k, v in self._current_figures(cdir).items() if k not in new_ids}
             report = self._write_generation(cdir, list(by_id.values()), progress, added_at=added_at, figures=known)
             cdir.write_state(state)
-            return replace(report, added=tuple(new_ids))
+            return replace(report, added=tuple(i for i in new_ids if i not in existing),
+                           updated=tuple(i for i in new_ids if i in existing))
 
     def remove(self, doc_id: str, *, corpus: str = "default", progress: Progress | None = None) -> ChangeReport:
         """Remove a document from a corpus (also from future rebuilds)."""
@@ -471,15 +483,11 @@ class Engine:
 
         texts = [s.text for d in docs for s in d.sentences]
         total = len(texts)
-        done = 0
 
-        def step(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress("embedding", min(done, total), total)
+        def step(done: int, todo: int) -> None:  # only sentences not embedded before count
+            progress("embedding", done, todo)
 
-        vectors, embedded = self.cache.embed(self.encoder, texts, progress=step)
+        vectors, embedded = self.cache.embed(self.encoder, texts, progress=step if progress else None)
         if progress:
             progress("indexing", total, total)
         sent_doc = np.repeat(np.arange(len(docs), dtype=np.int32), [len(d.sentences) for d in docs])

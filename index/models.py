@@ -153,6 +153,7 @@ class ChangeReport:
     figures: int
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()  # documents an add replaced (same id and source)
     embedded: int = 0  # sentences that had to be embedded (cache misses)
     seconds: float = 0.0
 

@@ -54,6 +54,7 @@ class FakeResponse:
 class FakeInteraction:
     def __init__(self) -> None:
         self.response = FakeResponse()
+        self.extras: dict = {}
 
 
 async def test_respond_soon_defers_only_slow_work(monkeypatch):
@@ -69,3 +70,4 @@ async def test_respond_soon_defers_only_slow_work(monkeypatch):
     slow = FakeInteraction()
     assert await app.respond_soon(slow, asyncio.sleep(0.2, "slow"), ephemeral=True) == "slow"
     assert slow.response.deferred == {"ephemeral": True, "thinking": True}
+    assert slow.extras["placeholder"] == "private"  # send_private may replace it with an error

@@ -198,9 +198,15 @@ async def test_engine_failure_is_answered_privately_and_logged(world: World, cap
         ("Is Rutte the secretary general", True),
         ("thanks!", False),
         ("good morning", False),
-        ("how?", True),
+        ("how?", False),  # names nothing the articles could answer
         ("who knows", False),  # too short to be a question without a question mark
         ("", False),
+        ("is that really true", False),  # talk about an answer, not a question about the articles
+        ("is that really true?", False),
+        ("thanks, that's great", False),
+        ("What does that mean?", False),
+        ("and Canada?", True),
+        ("Who is the NATO Secretary General?", True),
     ],
 )
 def test_reads_as_question(text, expected):

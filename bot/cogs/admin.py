@@ -22,7 +22,7 @@ from index.documents import SUPPORTED_SUFFIXES, load_bytes, load_text, load_url
 from index.errors import DocumentTooLargeError, NewsQAError, UnsupportedDocumentError
 from index.models import ChangeReport, Document
 
-from ..app import NewsQABot, admin_only, reply, report_error, respond_soon
+from ..app import PLACEHOLDER, NewsQABot, admin_only, defer_thinking, reply, report_error, respond_soon
 from ..format import Payload, gaps_embed, plain_clip, progress_text, report_text, squash, status_embed
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class PasteModal(discord.ui.Modal, title="Add an article"):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         try:
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await defer_thinking(interaction, ephemeral=True)
             doc = await self.cog.bot.run_blocking(load_text, self.text.value,
                                                   title=self.article_title.value.strip() or None)
             await self.cog.add_document(interaction, doc, "pasted text")
@@ -105,10 +105,15 @@ class Admin(commands.Cog):
     # ------------------------------------------------------------ shared
 
     async def run_change(self, interaction: discord.Interaction, action: str, label: str,
-                         work: Callable[[ProgressMessage], ChangeReport], detail: str) -> ChangeReport:
-        """Run a write in a worker thread with progress edits, then report and audit what changed."""
+                         work: Callable[[ProgressMessage], ChangeReport], detail: str,
+                         corpus: str | None = None) -> ChangeReport:
+        """Run a write in a worker thread with progress edits, then report and audit what changed.
+
+        With ``corpus``, the document lists before and after say what changed in an updated article.
+        """
         if not interaction.response.is_done():
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await defer_thinking(interaction, ephemeral=True)
+        before = await self.bot.run_blocking(self.bot.engine.documents, corpus) if corpus else []
         await interaction.edit_original_response(content=f"{label}: starting…")
         progress = ProgressMessage(interaction, label, asyncio.get_running_loop())
         try:
@@ -118,11 +123,14 @@ class Admin(commands.Cog):
             await self.bot.audit(interaction, action, f"failed: {detail}: {exc}")
             raise
         await progress.finish()
-        await interaction.edit_original_response(content=report_text(label, report))
+        after = await self.bot.run_blocking(self.bot.engine.documents, corpus) if report.updated else []
+        await interaction.edit_original_response(content=report_text(label, report, before=before, after=after))
+        interaction.extras.pop(PLACEHOLDER, None)  # the report stays: a later error is told in a follow-up
         await self.bot.audit(
             interaction, action,
             f"{detail} → {report.documents} documents, {report.sentences} sentences, {report.figures} figures "
             f"in {report.seconds:.1f} s" + (f"; added {', '.join(report.added)}" if report.added else "")
+            + (f"; updated {', '.join(report.updated)}" if report.updated else "")
             + (f"; removed {', '.join(report.removed)}" if report.removed else ""),
         )
         return report
@@ -132,7 +140,7 @@ class Admin(commands.Cog):
         return await self.run_change(
             interaction, "add-article", "Adding the article",
             lambda progress: self.bot.engine.add([doc], corpus=corpus, progress=progress),
-            f"{detail} “{plain_clip(squash(doc.title), 100)}” ({doc.doc_id})",
+            f"{detail} “{plain_clip(squash(doc.title), 100)}” ({doc.doc_id})", corpus=corpus,
         )
 
     # ------------------------------------------------------------ commands
@@ -174,13 +182,13 @@ class Admin(commands.Cog):
             if file.size > settings.max_upload_bytes:  # checked before downloading anything
                 raise DocumentTooLargeError(
                     f"{file.filename} is {file.size:,} bytes; the limit is {settings.max_upload_bytes:,} bytes")
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await defer_thinking(interaction, ephemeral=True)
             data = await file.read()
             doc = await self.bot.run_blocking(load_bytes, data, name=file.filename, title=title,
                                               content_type=file.content_type, max_bytes=settings.max_upload_bytes)
             detail = f"file {file.filename}"
         else:
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await defer_thinking(interaction, ephemeral=True)
             await interaction.edit_original_response(content="Fetching the page…")
             doc = await self.bot.run_blocking(load_url, url, max_bytes=settings.max_upload_bytes,
                                               timeout=settings.fetch_timeout, allow_private=settings.allow_private_urls)

@@ -11,13 +11,15 @@ from ..format import COLOUR, Payload, articles_embed
 
 HELP_USER = """\
 **Ask** — `/ask question` (add `private: True` to see the answer alone; a button shares it later), \
-mention me with a question, or ask in a Q&A channel. Follow-up questions in my answer thread need no mention.
+mention me with a question, send me a direct message, or ask in a Q&A channel. Follow-up questions in \
+my answer thread, or as a reply to an answer, need no mention; other chat there is left alone.
 Answers are the articles' own sentences: the answering sentence is **bold**, citations [1] [2] [3] link to it.
 Buttons: 📖 **More context** (the whole paragraph, just for you) and 👍/👎 to tell us how it went.
 **`/figures [topic]`** — key figures, ranked by a topic or limited to an article.
 **`/figure query`** — the one figure that answers e.g. “defense spending in 2024”.
-**`/source citation`** — the full paragraph around a cited sentence.
-**`/articles`** — what is indexed, with dates and sizes.
+**`/source citation`** — the full paragraph around a citation, typed as an answer shows it: `[2]`, \
+“Title, ¶7” or `article-id:8`.
+**`/articles`** — what is indexed, with publication dates and sizes.
 Each server has its own articles; direct messages answer from the shared starter articles."""
 
 HELP_ADMIN = """\
@@ -44,7 +46,8 @@ class Meta(commands.Cog):
     async def help(self, interaction: discord.Interaction) -> None:
         """Everything the bot does, on one screen."""
         s = self.bot.settings
-        cooldown = f"Up to {s.cooldown_questions} questions per {s.cooldown_seconds:g} s each."
+        cooldown = (f"Up to {s.cooldown_questions} questions and {s.cooldown_lookups} figure look-ups per "
+                    f"{s.cooldown_seconds:g} s each.")
         await interaction.response.send_message(embed=help_embed(cooldown=cooldown), ephemeral=True)
 
     @app_commands.command(name="articles", description="List the indexed articles with their dates and sizes")

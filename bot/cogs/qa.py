@@ -5,16 +5,28 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import discord
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 from discord import app_commands
 from discord.ext import commands
 
 from index.errors import NewsQAError
 from index.models import Answer
 
-from ..app import GENERIC_ERROR, NewsQABot, cooldown_message, question_cooldown, reply, respond_soon, send_private
+from ..app import (
+    GENERIC_ERROR,
+    NewsQABot,
+    cooldown_message,
+    defer_thinking,
+    question_cooldown,
+    reply,
+    respond_soon,
+    send_private,
+)
 from ..format import answer_payload, closest_payload, escape, passages_payload, plain_clip, squash
+from ..settings import SLASH_OPTION_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -22,22 +34,54 @@ QUESTION_WORDS = frozenset(
     "who whom whose what when where why how which is are was were does do did can could should would will "
     "has have had may might must shall".split()
 )
+# Words that say nothing about the articles: with only these, "is that really true?" or "how?" is talk
+# about an answer, not a question the articles could answer. (The same stopword list as the BM25 index.)
+FILLER_WORDS = frozenset(STOPWORDS_EN_PLUS) | frozenset(
+    "much many could would may might must shall also anyway else ever still yet please "
+    "thanks thank thx ty cheers ok okay yes yeah yep yup no nope sure right true false correct really indeed "
+    "exactly great good nice cool awesome amazing perfect wow lol haha hmm hm oh ah interesting helpful "
+    "mean means meant make makes sense say said says know think guess got get it's that's "
+    "hi hello hey hiya yo morning afternoon evening night bye goodbye welcome".split()
+)
+THANKS_WORDS = frozenset("thanks thank thx ty cheers".split())
 _WORD = re.compile(r"[\w']+")
 
 
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("’", "'"))
+
+
+def has_content(text: str) -> bool:
+    """True when the text names something the articles could be about (a word that is not filler)."""
+    return any(w not in FILLER_WORDS and w.removesuffix("'s") not in FILLER_WORDS for w in _words(text))
+
+
+def says_thanks(text: str) -> bool:
+    return bool(THANKS_WORDS & set(_words(text)))
+
+
 def reads_as_question(text: str) -> bool:
-    """True when a message reads as a question: it ends with "?" or starts with a question word.
+    """True when a message reads as a question about the articles: it ends with "?" or starts with a
+    question word, and names something (not only filler such as "is that really true?").
 
     Deliberately simple (no model): "What did NATO agree", "How much was spent?" and "spending in 2024?"
-    are questions; "thanks!" and "good morning" are not.
+    are questions; "thanks!", "good morning" and "is that really true" are not.
     """
     text = squash(text)
-    if not text:
+    if not text or not has_content(text):
         return False
     if text.rstrip(" )»\"'”").endswith("?"):
         return True
     first = _WORD.match(text.lower())
     return bool(first) and first.group(0) in QUESTION_WORDS and len(text.split()) >= 3
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message the bot may answer: its text (the bot's mention removed) and how it reached the bot."""
+
+    text: str
+    addressed: bool  # a mention of the bot or a direct message: spoken to the bot, not only near it
 
 
 def thread_name(question: str) -> str:
@@ -92,7 +136,7 @@ class MoreContextButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ne
         bot: NewsQABot = interaction.client  # type: ignore[assignment]
 
         async def respond(answer: Answer) -> None:
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await defer_thinking(interaction, ephemeral=True)
             passages = []
             for hit in answer.hits[:3]:
                 try:
@@ -167,12 +211,17 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"newsqa:s
         return cls(int(match["qid"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        bot: NewsQABot = interaction.client  # type: ignore[assignment]
+
         async def respond(answer: Answer) -> None:
             payload = answer_payload(answer)
             kwargs = payload.kwargs()
             kwargs["content"] = f"{interaction.user.mention} shared an answer:" + (
                 "\n" + payload.content if payload.content else "")
             await interaction.response.send_message(**kwargs, view=answer_view(self.qid, answer, private=False))
+            # everyone in the channel sees its citations now (/source [n] and autocomplete)
+            await bot.run_blocking(bot.records.shared, self.qid, guild_id=interaction.guild_id,
+                                   channel_id=interaction.channel_id)
 
         await _on_stored_answer(interaction, self.qid, respond)
 
@@ -197,11 +246,19 @@ def answer_view(qid: int, answer: Answer, *, private: bool) -> discord.ui.View:
 # ------------------------------------------------------------------ the cog
 
 
+HINT = ("Ask me a question about the indexed articles, e.g. "
+        "“How much did allies spend on defense in 2024?” — or use /help.")
+
+
 class QA(commands.Cog):
-    """Ask questions: /ask, a mention, a question in an ask channel, or a follow-up in the answer thread."""
+    """Ask questions: /ask, a mention, a direct message, a question in an ask channel, a reply to an
+    answer, or a follow-up in the answer thread."""
 
     def __init__(self, bot: NewsQABot) -> None:
         self.bot = bot
+        # MAX_QUESTION_CHARS drives both Discord's limit on the option and the bot's own check (discord.py
+        # has no public setter; the annotation's bound is Discord's cap, settings.py keeps the value under it).
+        self.ask._params["question"].max_value = bot.settings.max_question_chars
 
     @app_commands.command(name="ask", description="Ask a question about the indexed news articles")
     @app_commands.describe(
@@ -209,14 +266,14 @@ class QA(commands.Cog):
         private="Only you see the answer (you can share it to the channel afterwards)",
     )
     @question_cooldown()
-    async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 2000],
+    async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, SLASH_OPTION_CHARS],
                   private: bool = False) -> None:
         """Answer with the articles' own sentences and citations."""
         question = self.bot.check_question(question)  # refuses empty/over-long questions at once
         answer, qid = await respond_soon(
             interaction,
             self.bot.answer(question, guild_id=interaction.guild_id, user_id=interaction.user.id,
-                            channel_id=interaction.channel_id),
+                            channel_id=interaction.channel_id, public=not private),
             ephemeral=private,
         )
         payload = answer_payload(answer)
@@ -224,27 +281,49 @@ class QA(commands.Cog):
 
     # ------------------------------------------------------------ messages
 
-    def question_in(self, message: discord.Message) -> str | None:
-        """The question a message asks the bot, "" when it mentions the bot without one, else None."""
+    def incoming(self, message: discord.Message) -> Incoming | None:
+        """What a message says to the bot, or None when it is not for the bot.
+
+        Addressed: a direct message, or an explicit @mention in the text. Near the bot: a Discord reply
+        to one of its messages (which mentions it without the member typing it), a message in its answer
+        thread or in an ask channel; those count only when they read as a question.
+        """
         me = self.bot.user
-        if me is None or message.author.bot or message.guild is None:
+        if me is None or message.author.bot:
             return None
         if message.type not in (discord.MessageType.default, discord.MessageType.reply):
             return None
         content = message.content or ""
-        if any(m.id == me.id for m in message.mentions):
-            return squash(re.sub(rf"<@!?{me.id}>", " ", content))
+        if message.guild is None:
+            return Incoming(squash(content), addressed=True)
+        mention = re.compile(rf"<@!?{me.id}>")
+        if mention.search(content):
+            return Incoming(squash(mention.sub(" ", content)), addressed=True)
         channel = message.channel
-        in_ask_channel = channel.id in self.bot.settings.ask_channel_ids
-        in_our_thread = isinstance(channel, discord.Thread) and channel.owner_id == me.id
-        if (in_ask_channel or in_our_thread) and reads_as_question(content):
-            return squash(content)
-        return None
+        near = (self._replies_to_me(message) or channel.id in self.bot.settings.ask_channel_ids
+                or (isinstance(channel, discord.Thread) and channel.owner_id == me.id))
+        return Incoming(squash(content), addressed=False) if near else None
+
+    def _replies_to_me(self, message: discord.Message) -> bool:
+        ref = message.reference
+        replied = ref and (ref.resolved if isinstance(ref.resolved, discord.Message) else ref.cached_message)
+        return bool(replied) and replied.author.id == self.bot.user.id
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        question = self.question_in(message)
-        if question is None:
+        incoming = self.incoming(message)
+        if incoming is None:
+            return
+        text = incoming.text
+        if (incoming.addressed and has_content(text)) or reads_as_question(text):
+            question = text
+        elif says_thanks(text) and (incoming.addressed or self._replies_to_me(message)):
+            await self._react(message, "👍")  # "thanks!" is not a question: acknowledge, don't answer
+            return
+        elif incoming.addressed:
+            await self._reply(message, HINT)
+            return
+        else:  # chatter near the bot ("is that really true", "nice"): not a question, no allowance used
             return
         try:
             await self.answer_message(message, question)
@@ -261,30 +340,60 @@ class QA(commands.Cog):
             log.exception("could not reply to message %s", message.id)
             return None
 
+    async def _react(self, message: discord.Message, emoji: str) -> None:
+        try:
+            await message.add_reaction(emoji)
+        except discord.HTTPException as exc:  # e.g. no Add Reactions permission: staying quiet is fine
+            log.info("could not react to message %s: %s", message.id, exc)
+
     async def answer_message(self, message: discord.Message, question: str) -> None:
-        """Answer a channel message: in a new thread on it, or in the thread it was asked in."""
-        if not question:
-            await self._reply(message, "Ask me a question about the indexed articles, e.g. "
-                                       "“How much did allies spend on defense in 2024?” — or use /help.")
-            return
-        retry = self.bot.cooldown.hit(message.author.id)
+        """Answer a message: in a new thread on it, in the thread it was asked in, or in the channel or DM.
+
+        The member's allowance is used only when the question is answered or declined ("I couldn't find
+        that"): a refused question or an error gives it back.
+        """
+        user_id = message.author.id
+        retry = self.bot.cooldown.hit(user_id)
         if retry is not None:
             await self._reply(message, cooldown_message(retry))
             return
-        question = self.bot.check_question(question)
-        answer, qid = await self.bot.answer(question, guild_id=message.guild and message.guild.id,
-                                            user_id=message.author.id, channel_id=message.channel.id)
-        kwargs = answer_payload(answer).kwargs() | {"view": answer_view(qid, answer, private=False)}
-        if isinstance(message.channel, discord.Thread):
+        try:
+            question = self.bot.check_question(question)
+            guild_id = message.guild.id if message.guild is not None else None
+            answer, qid = await self.bot.answer(question, guild_id=guild_id, user_id=user_id,
+                                                channel_id=message.channel.id, public=True)
+            await self.deliver(message, question, answer_payload(answer).kwargs()
+                               | {"view": answer_view(qid, answer, private=False)})
+        except BaseException:
+            self.bot.cooldown.refund(user_id)
+            raise
+
+    async def deliver(self, message: discord.Message, question: str, kwargs: dict) -> None:
+        """Post an answer in a new thread on the question when the bot may, else as a reply in place."""
+        channel = message.channel
+        if message.guild is None or isinstance(channel, discord.Thread):
+            await message.reply(**kwargs)
+            return
+        perms = channel.permissions_for(message.guild.me)
+        if not (perms.create_public_threads and perms.send_messages_in_threads):
+            log.info("no thread permissions in channel %s; answering message %s there", channel.id, message.id)
             await message.reply(**kwargs)
             return
         try:
             thread = await message.create_thread(name=thread_name(question), auto_archive_duration=1440)
-        except discord.HTTPException as exc:  # no permission to create threads, or not a text channel
+        except discord.HTTPException as exc:  # not a channel with threads, or a permission overwrite
             log.info("no thread for message %s (%s); replying in the channel", message.id, exc)
             await message.reply(**kwargs)
             return
-        await thread.send(**kwargs)
+        try:
+            await thread.send(**kwargs)
+        except discord.Forbidden as exc:  # e.g. a thread permission the channel's overwrites deny
+            log.info("could not post in thread %s (%s); replying in the channel", thread.id, exc)
+            await message.reply(**kwargs)
+            try:
+                await thread.delete()  # don't leave an empty thread behind (needs Manage Threads)
+            except discord.HTTPException:
+                log.info("could not delete the empty thread %s", thread.id)
 
 
 async def setup(bot: NewsQABot) -> None:
