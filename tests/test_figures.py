@@ -50,7 +50,8 @@ def check_invariants(text: str, sentences: list[Sentence], figures: list[Figure]
         assert fig.sentence_text == sent.text and fig.text in fig.sentence_text
         assert fig.citation is None and fig.score == 0.0
         assert fig.label.strip() and len(fig.label) <= LABEL_MAX
-    assert [f.start for f in figures] == sorted(f.start for f in figures)
+    spans = sorted((f.start, f.end) for f in figures)
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), spans
 
 
 @pytest.fixture(scope="module")
