@@ -162,7 +162,8 @@ _QUALIFIERS = re.compile(
 # A full stop inside a sentence ends a clause unless it closes an initial or a title ("Palm Bay d. Rockledge").
 _STOP = r"(?<![\s.(][A-Za-z])(?<![\s(](?:Jr|Sr|Mr|Ms|Dr|St|No|vs|Co|Lt))(?<![\s(](?:Mrs|Gov|Sen|Rep|Inc|Ltd))\.\s"
 _LEFT_BREAK = re.compile(
-    rf"[;:—–“”\"()]|,\s|\s-\s|{_STOP}|\bthat\b|\b(?:said|says|noted|added|told reporters|according to)\b")
+    rf"[;:—–“”\"()]|,\s|\s-\s|{_STOP}|\bthat\b|\b(?:said|says|noted|added|told reporters|according to|while|"
+    r"whereas|but)\b")
 _RIGHT_BREAK = re.compile(
     rf"[;:—–“”\"()]|,\s|\s-\s|{_STOP}|\.$|\b(?:and|but|while|whereas|although|which|who)\b")
 _FILLER = re.compile(r"\b(?:now|currently|also|still|already|reportedly|however|instead)\s|"
@@ -176,6 +177,8 @@ _SALIENT = re.compile(
     r"tariff|debt|wage|salar|tax|sentence|prison|jail|charge|dead|death|died|kill|injur|arrest|vote|poll|"
     r"rate|growth|rose|fell|jump|drop|record|high|low|beat|won|lost|score|shares|stock)",
     re.IGNORECASE)
+_RESULT = re.compile(r"\b(?:beat|beats|defeat\w*|d\.|def\.|rout\w*|victory|victories|win|wins|won|lost|loss|"
+                     r"drew|draw|rolled|edged|topped|tops|past|over|downed|blanked|shut\sout)(?!\w)", re.IGNORECASE)
 _KIND_WEIGHT = {"money": 3.0, "percent": 3.0, "index": 3.0, "fraction": 2.4, "score": 2.4, "age": 2.2,
                 "duration": 2.2, "quantity": 2.4, "ratio": 2.4, "count": 2.2, "ordinal": 1.2, "year": 1.2}
 
@@ -207,7 +210,7 @@ def extract_figures(doc_id: str, text: str, sentences: Sequence[Sentence], *, ti
             continue
         if _is_furniture(sent.text, headline):
             continue
-        in_sentence = _figures_in(sent.text)
+        in_sentence = [f for f in _figures_in(sent.text) if not _is_ticker_row(sent.text, f.start)]
         found.extend((sent, f if f.label else replace(f, label=_label(sent.text, f)))
                      for f in in_sentence)
     return [
@@ -232,6 +235,10 @@ def _is_furniture(sentence: str, headline: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- ranking
+
+
+SPREAD = 0.5  # bonus of the first sentence over the last, for figures deep in a long article
+CROWD = 0.25  # per doubling of the distinct values of a kind and unit in one document
 
 
 def _rank(found: list[tuple[Sentence, _Found]], title: str, sentences: Sequence[Sentence]
@@ -259,6 +266,7 @@ def _rank(found: list[tuple[Sentence, _Found]], title: str, sentences: Sequence[
         position = order.get(sent.sentence, 0)
         score = _KIND_WEIGHT.get(f.kind, 2.0)
         score += 2.0 / (1.0 + position / 4.0)  # the lead and the first paragraphs
+        score += SPREAD * (1.0 - position / max(1, len(sentences)))  # the first half of a long article
         score += 0.6 * min(len({s.sentence for s, _ in c}) - 1, 3)  # stated again
         if headline_numbers and _numbers_in(sent.text[f.start:f.end]) & headline_numbers:
             score += 2.5
@@ -266,18 +274,44 @@ def _rank(found: list[tuple[Sentence, _Found]], title: str, sentences: Sequence[
             score -= 0.8
         if _in_parentheses(sent.text, f.start, f.end):
             score -= 1.5
-        if not re.search(r"[a-z]", sent.text):
+        if _is_table_row(sent.text, f.start):
             score -= 2.0  # a ticker or table row: "HD THE HOME DEPOT INC. 225.86 -12.99 -5.44%"
+        if f.kind == "score" and not _in_parentheses(sent.text, f.start, f.end) and _RESULT.search(f.label):
+            score += 0.6  # a result ("Wales beat Hungary 2-0"), not a record or a half-time score
         if _SALIENT.search(sent.text):
             score += 0.3
         peers = sorted(set(values[(f.kind, f.unit)]), reverse=True)
         if len(peers) >= 3:
-            score -= 0.25 * math.log2(len(peers))  # one of many: a box score, a list of bonds
-        if f.kind not in ("year", "ordinal", "score") and len(peers) >= 3 and f.value in peers[:2]:
+            score -= CROWD * math.log2(len(peers))  # one of many: a box score, a list of bonds
+        if f.kind in ("money", "count", "quantity") and len(peers) >= 3 and f.value in peers[:2]:
             score += 0.4 if f.value == peers[0] else 0.2  # the top scorer, the biggest sum of its kind
         ranked.append((-score, sent.start + f.start, sent, f))
     ranked.sort(key=lambda r: (r[0], r[1]))
     return [(sent, f) for _, _, sent, f in ranked]
+
+
+def _line(sentence: str, at: int) -> str:
+    start = sentence.rfind("\n", 0, at) + 1
+    end = sentence.find("\n", at)
+    return sentence[start:end if end >= 0 else len(sentence)]
+
+
+def _numeric_tokens(line: str) -> int:
+    return sum(1 for t in line.split() if re.fullmatch(r"[-+$€£(]*\d[\d,.]*[%)]*", t))
+
+
+def _is_ticker_row(sentence: str, at: int) -> bool:
+    """A quote widget's row, "| HD | THE HOME DEPOT INC. | 225.86 | -12.99 | -5.44% |": no lowercase, several numbers."""
+    line = _line(sentence, at)
+    return not re.search(r"[a-z]", line) and _numeric_tokens(line) >= 2
+
+
+def _is_table_row(sentence: str, at: int) -> bool:
+    """The figure's line is mostly numbers: a row of a table or a box score."""
+    line = _line(sentence, at)
+    tokens = [t for t in line.split() if re.search(r"\w", t)]
+    numeric = _numeric_tokens(line)
+    return numeric >= 4 and numeric >= 0.4 * len(tokens)
 
 
 def _identity(sentence: str, f: _Found) -> tuple:
@@ -299,7 +333,8 @@ def _same_figure(first: tuple[Sentence, _Found], other: tuple[Sentence, _Found])
     if f1.value != int(f1.value) or abs(f1.value) >= 100:
         return True
     words = {w.lower().strip(",.;:()“”\"'’") for w in _content_words(f1.label)}
-    return bool(words & {w.lower().strip(",.;:()“”\"'’") for w in _content_words(f2.label)} - {"…"})
+    shared = words & {w.lower().strip(",.;:()“”\"'’") for w in _content_words(f2.label)}
+    return len(shared) >= 2 or (len(shared) == 1 and len(words) == 1)
 
 
 def _numbers_in(text: str) -> set[float]:
@@ -555,7 +590,7 @@ def _hyphenated(s: str, m: re.Match[str], add: Callable[..., None]) -> None:
     nxt = _WORD_AFTER.match(s, m.end())
     if nxt is None or nxt["w"].lower() in _FUNCTION:
         return  # only attributive: "a 10-point lead", not "won 3-nil"
-    add(m.start(), m.end(), value, w, "count")
+    add(m.start(), m.end(), value, w, "count", weak=True)  # often a type, not an amount: "four-cylinder engine"
 
 
 def _count(s: str, m: re.Match[str], add: Callable[..., None], value: float | None = None) -> None:
