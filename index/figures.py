@@ -153,7 +153,9 @@ _NOT_PLURAL = set(("its this his hers ours theirs yours was has does as thus plu
 _IRREGULAR_PLURALS = set("people personnel children men women police staff aircraft cattle livestock feet "
                          "horsepower".split())
 _DETERMINERS = set("the these those both its their his her our your my".split())
+# "the 2nd half", "the 3rd time": ordinals that place an event rather than count a thing like "a 6th death".
 _ORDINAL_NOT = set("century centuries anniversary birthday street avenue floor amendment district round minute "
+                   "half quarter time period inning innings set leg stage day week month year hole lap "
                    "of in at and or to".split())
 _QUALIFIERS = re.compile(
     r"(?:\s|^)(?:at least|at most|more than|less than|fewer than|up to|nearly|almost|about|around|roughly|some|"
@@ -676,7 +678,7 @@ def _label(s: str, f: _Found) -> str:
         rw.pop()
     lw = lw[-max(0, LABEL_WORDS - len(rw)):] if LABEL_WORDS > len(rw) else []
     years = [m.group(1) for m in _CONTEXT_YEAR.finditer(s, 0, a)]
-    year = years[-1] if years and f.kind != "year" and not any(years[-1] in w for w in lw + rw) else ""
+    year = years[-1] if years and f.kind != "year" and not re.search(r"\b(?:19|20)\d\d\b", " ".join(lw + rw)) else ""
     label = _cloze(lw, rw, LABEL_MAX - (7 if year else 0))
     if year:
         label += f" ({year})"
