@@ -98,6 +98,7 @@ _RATIO = re.compile(rf"(?P<num>{_NUM})\stimes\s(?=higher|lower|more|less|greater
 _ORDINAL = re.compile(r"(?<![\w.,:/\-])(?P<num>\d{1,3})(?:st|nd|rd|th)\b(?=\s(?P<w>[a-z][a-z\-]+))")
 _INDEX_LEVEL = re.compile(r"(?<![\w.,$€£¥\-])\d{1,3}(?:,\d{3})+\.\d{1,2}(?![\w%]|[.,]\d)")
 _AS_MANY = re.compile(rf"\bas\s(?:many|much)\sas\s(?P<num>{_DIGITS})(?![\w%]|[.,:/\-]\d)")
+_SOURCING = re.compile(r"\s(?:familiar\swith|briefed\son|with\sknowledge\sof|close\sto|who\sspoke\son)\b")
 _DOZEN = re.compile(r"\b(?P<a>[Aa]|[Hh]alf\sa)\sdozen\b")
 _PARTITIVE = re.compile(
     rf"(?<![\w.,\-])(?P<num>{_DIGITS}|(?i:{_WORDNUM}))\sof\s(?:the|its|their|those|these|his|her)\s"
@@ -164,7 +165,7 @@ _QUALIFIERS = re.compile(
 # A full stop inside a sentence ends a clause unless it closes an initial or a title ("Palm Bay d. Rockledge").
 _STOP = r"(?<![\s.(][A-Za-z])(?<![\s(](?:Jr|Sr|Mr|Ms|Dr|St|No|vs|Co|Lt))(?<![\s(](?:Mrs|Gov|Sen|Rep|Inc|Ltd))\.\s"
 _LEFT_BREAK = re.compile(
-    rf"[;:—–“”\"()]|,\s|\s-\s|{_STOP}|\bthat\b|\b(?:said|says|noted|added|told reporters|according to|while|"
+    rf"[;:—–“”\"()]|,\s|\s-\s|{_STOP}|\bthat\b(?!['’])|\b(?:said|says|noted|added|told reporters|according to|while|"
     r"whereas|but)\b")
 _RIGHT_BREAK = re.compile(
     rf"[;:—–“”\"()]|,\s|\s-\s|{_STOP}|\.$|\b(?:and|but|while|whereas|although|which|who)\b")
@@ -330,7 +331,7 @@ def _same_figure(first: tuple[Sentence, _Found], other: tuple[Sentence, _Found])
     distinctive ("$27.2 billion", "3.5%", "1,200 troops"), or their labels share a content word; "6 points"
     of one player and "6 points" of another are two."""
     (s1, f1), (s2, f2) = first, other
-    if s1.text == s2.text or f1.kind in ("money", "percent", "index", "fraction", "year"):
+    if s1.text == s2.text or f1.kind in ("money", "percent", "index", "fraction", "year", "quantity"):
         return True
     if f1.value != int(f1.value) or abs(f1.value) >= 100:
         return True
@@ -624,10 +625,11 @@ def _count(s: str, m: re.Match[str], add: Callable[..., None], value: float | No
                 add(m.start(), wm.end(), amount, unit[0], unit[1])
             return
         if _is_plural_noun(word):
-            add(m.start(), wm.end(), amount, word.lower().strip("’'"), "count")
+            if not _SOURCING.match(s, wm.end()):  # "two people familiar with the talks" names a source
+                add(m.start(), wm.end(), amount, word.lower().strip("’'"), "count")
             return
-        if word.lower() in _FUNCTION or word.lower() in _SCALES:
-            break
+        if word.lower() in _FUNCTION or word.lower() in _SCALES or (not is_digits and word[0].isupper()):
+            break  # "One Home Depot refers to ...": a written number counts lowercase things
         pos = wm.end()
     if scale and amount is not None:  # "2.5 million" with no noun
         add(m.start(), sm.end(), amount, "count", "count", weak=True)
@@ -650,6 +652,8 @@ def _label(s: str, f: _Found) -> str:
     rolled past Northern Illinois …" for "45-17"), and one whose verb has its subject at the start of the
     sentence gets it back ("Hilly and mountainous areas … represent … of the surface")."""
     a, b = f.start, f.end
+    if not _in_parentheses(s, a, b):  # "Home Depot (ticker: HD) reported $2.53": the aside is not the clause
+        s = re.sub(r"\([^()]*\)", lambda m: " " * len(m.group()), s[:a]) + s[a:]
     breaks = [m.end() for m in _LEFT_BREAK.finditer(s, 0, a)]
     cut = breaks[-1] if breaks else 0
     left = _clean_left(s[cut:a])
@@ -660,7 +664,7 @@ def _label(s: str, f: _Found) -> str:
         words = subject.split()
         if words and words[0][0].isupper() and words[0].lower() not in _FUNCTION and len(words) <= 5:
             left = f"{subject} {left}"
-    if len(_content_words(left)) < 2 and cut > 0 and not s[:cut].rstrip().endswith("that"):
+    if len(_content_words(left)) < 2 and cut > 0 and not s[:cut].rstrip().endswith(("that", ".")):
         # "Northern Illinois, 45-17,", "down for four straight years, down well over 60%": take the clause before
         prev = [m.end() for m in _LEFT_BREAK.finditer(s, 0, max(0, cut - 2))]
         before = _clean_left(s[prev[-1] if prev else 0:cut].rstrip(" ,(—–-"))
@@ -671,8 +675,6 @@ def _label(s: str, f: _Found) -> str:
     if f.unit and f.kind == "count" and right.lower().startswith(("of the", "of its", "of their")):
         right = right.split(" ", 2)[2] if len(right.split(" ", 2)) > 2 else ""  # "five of the 10 Democrats ..."
     lw, rw = left.split(), right.split()
-    if len(_content_words(left)) < 2:
-        lw = lw[-1:] if lw and lw[-1].lower() not in _FUNCTION else []
     rw = rw[:max(4, LABEL_WORDS - len(lw))] if rw else []
     while rw and rw[-1].lower().strip(",;:") in _FUNCTION:
         rw.pop()

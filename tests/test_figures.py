@@ -262,6 +262,8 @@ def test_news_figure_syntax(sentence, surface, value, unit, kind) -> None:
         "Officials met on Nov. 14 in Washington.",
         "He scored a goal in the 2nd half.",
         "Both teams met for the 3rd time in October.",
+        "Two people familiar with the talks said the deal was close.",
+        "One Home Depot refers to investments intended to create a seamless experience.",
     ],
 )
 def test_more_not_figures(sentence) -> None:
@@ -278,6 +280,10 @@ def test_labels_are_the_clause_with_the_figure_left_out() -> None:
         "The stock added more than 2% to begin the week after the beauty brand took a majority stake.")}
     assert labels["2%"].startswith("The stock added …")
     assert len(labels["2%"].split()) <= 9  # 8 words and the "…"
+    aside = one_sentence("Home Depot (ticker: HD) reported $2.53 in per-share earnings.")[0]
+    assert aside.label.startswith("Home Depot reported …")
+    engine = one_sentence("It gets a new engine that’s 20% more powerful than the current model.")[0]
+    assert "a new engine that’s … more powerful" in engine.label
     age = one_sentence("The US wants the UK to extradite Assange, 47, over his alleged role.")[0]
     assert age.label == "Assange's age"
     score = one_sentence("Eastern Michigan rolled past Northern Illinois, 45-17, on Tuesday night.")[0]
