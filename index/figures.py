@@ -104,6 +104,10 @@ _RATIO = re.compile(rf"(?P<num>{_NUM})\stimes\s(?=higher|lower|more|less|greater
 _ORDINAL = re.compile(r"(?<![\w.,:/\-])(?P<num>\d{1,3})(?:st|nd|rd|th)\b(?=\s(?P<w>[a-z][a-z\-]+))")
 _INDEX_LEVEL = re.compile(r"(?<![\w.,$€£¥\-])\d{1,3}(?:,\d{3})+\.\d{1,2}(?![\w%]|[.,]\d)")
 _AS_MANY = re.compile(rf"\bas\s(?:many|much)\sas\s(?P<num>{_DIGITS})(?![\w%]|[.,:/\-]\d)")
+_PER = re.compile(r"\s(?:a|an|per)\s(?P<per>share|week|month|year|day|hour|barrel|gallon|ton|tonne|ounce|"
+                  r"person|head|night|mile|minute)\b")
+_CHANGE_VERBS = set("rose fell gained lost dropped jumped climbed slipped sank slid added shed surged tumbled "
+                    "advanced declined up down".split())
 _SOURCING = re.compile(r"\s(?:familiar\swith|briefed\son|with\sknowledge\sof|close\sto|who\sspoke\son)\b")
 _DOZEN = re.compile(r"\b(?P<a>[Aa]|[Hh]alf\sa)\sdozen\b")
 _PARTITIVE = re.compile(
@@ -270,7 +274,7 @@ def _rank(found: list[tuple[Sentence, _Found]], title: str, sentences: Sequence[
     values: dict[tuple[str, str], list[float]] = {}
     for c in clusters:
         f = c[0][1]
-        values.setdefault((f.kind, f.unit), []).append(f.value)
+        values.setdefault((f.kind, _base(f.unit)), []).append(f.value)
     ranked = []
     for c in clusters:
         sent, f = c[0]
@@ -291,7 +295,7 @@ def _rank(found: list[tuple[Sentence, _Found]], title: str, sentences: Sequence[
             score += 0.6  # a result ("Wales beat Hungary 2-0"), not a record or a half-time score
         if _SALIENT.search(sent.text):
             score += 0.3
-        peers = sorted(set(values[(f.kind, f.unit)]), reverse=True)
+        peers = sorted(set(values[(f.kind, _base(f.unit))]), reverse=True)
         if len(peers) >= 3:
             score -= CROWD * math.log2(len(peers))  # one of many: a box score, a list of bonds
         if f.kind in ("money", "count", "quantity") and len(peers) >= 3 and f.value in peers[:2]:
@@ -323,6 +327,11 @@ def _is_table_row(sentence: str, at: int) -> bool:
     tokens = [t for t in line.split() if re.search(r"\w", t)]
     numeric = _numeric_tokens(line)
     return numeric >= 4 and numeric >= 0.4 * len(tokens)
+
+
+def _base(unit: str) -> str:
+    """"USD per share" is counted with "USD" when weighing how many figures of a kind a document has."""
+    return unit.split(" per ", 1)[0]
 
 
 def _identity(sentence: str, f: _Found) -> tuple:
@@ -436,8 +445,11 @@ def _figures_in(s: str) -> list[_Found]:
         value = _number(m["num"])
         scale = m["scale"] or m["abbr"] or m["abbr2"]
         cur = re.sub(r"\s", " ", m["cur"])
-        add(m.start(), m.end(), value * _SCALES[scale.lower()] if value is not None and scale else value,
-            _CURRENCY.get(cur, _CURRENCY.get(cur.replace(" ", ""), "USD")), "money")
+        code = _CURRENCY.get(cur, _CURRENCY.get(cur.replace(" ", ""), "USD"))
+        rate = _PER.match(s, m.end())  # "$53 million a week", "$2.52 a share": a rate keeps its period
+        add(m.start(), rate.end() if rate else m.end(),
+            value * _SCALES[scale.lower()] if value is not None and scale else value,
+            f"{code} per {rate['per'].lower()}" if rate else code, "money")
     for m in _MONEY_POST.finditer(s):
         cur = m["cur"].lower()
         if cur == "pounds" and not m["scale"]:
@@ -560,9 +572,13 @@ def _scores(s: str, add: Callable[..., None]) -> None:
     """"45-17", "beat Hungary 2-0", "(6-5, 3-4)": results and records, not ranges of a unit."""
     for m in _SCORE.finditer(s):
         after = _WORD_AFTER.match(s, m.end())
-        if after and (_is_plural_noun(after["w"]) or _unit_of(after["w"]) or after["w"].lower() in
-                      ("percent", "per", "million", "billion", "thousand", "year-old", "years")):
-            continue  # "5-10 years", "10-15 percent": a range of something, not a result
+        if after and (_is_plural_noun(after["w"]) or _unit_of(after["w"])):
+            unit = _unit_of(after["w"])  # "5-10 years", "20-25 people": a range of something, not a result
+            add(m.start(), after.end(), float(m["a"]), unit[0] if unit else after["w"].lower(),
+                unit[1] if unit else "count")
+            continue
+        if after and after["w"].lower() in ("percent", "per", "million", "billion", "thousand", "year-old"):
+            continue
         prev = _previous_word(s, m.start())
         if prev in _MONTHS or prev in ("ages", "aged", "between", "from", "no.", "nos.", "route", "interstate"):
             continue
@@ -633,6 +649,9 @@ def _count(s: str, m: re.Match[str], add: Callable[..., None], value: float | No
             attributive = bool(re.match(r"\s[a-z]", s[wm.end():])) and not plural
             if plural or attributive:  # "50 weeks", "149 horsepower", "21 day recuperation"
                 add(m.start(), wm.end(), amount, unit[0], unit[1])
+            return
+        if word.lower() == "points" and prev in _CHANGE_VERBS:  # "the Dow fell 102.2 points"
+            add(m.start(), wm.end(), amount, "points", "index")
             return
         if _is_plural_noun(word):
             if not _SOURCING.match(s, wm.end()):  # "two people familiar with the talks" names a source

@@ -248,6 +248,12 @@ NEWS_DEV = Path(__file__).resolve().parent / "data" / "news-dev"
         ("The spacecraft mass could be reduced by a third by removing the crew quarters.", "a third", 1 / 3,
          "fraction", "fraction"),
         ("Analysts expect as many as 80 by 2022.", "80", 80.0, "count", "count"),
+        # rates, ranges, index changes
+        ("Agents say $53 million a week is coming across the border.", "$53 million a week", 53e6,
+         "USD per week", "money"),
+        ("Wall Street predicted $2.52 a share.", "$2.52 a share", 2.52, "USD per share", "money"),
+        ("He faces 5-10 years in prison.", "5-10 years", 5.0, "years", "duration"),
+        ("The Dow fell 102.2 points on Tuesday.", "102.2 points", 102.2, "points", "index"),
     ],
 )
 def test_news_figure_syntax(sentence, surface, value, unit, kind) -> None:
