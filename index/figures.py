@@ -186,6 +186,8 @@ _FILLER = re.compile(r"\b(?:now|currently|also|still|already|reportedly|however|
 _LEADING_CONJ = re.compile(r"^(?:and|or|but|while|which|who|as|so|then|because|although|whereas|with)\s+",
                            re.IGNORECASE)
 _DETERMINER = re.compile(r"(?:^|\s)(?:a|an|the)\s*$", re.IGNORECASE)
+# "COLUMBIA, S.C. (AP) —", "WASHINGTON (Reuters) -": where the story was filed, not what it is about
+_DATELINE = re.compile(r"^\s*[A-Z][A-Z .'\-]+(?:,\s[\w. ]+)?\s*(?:\(\w+\)|\s{3,})?\s*[—–-]\s*$")
 _VERBISH = re.compile(r"^[a-z]+(?:ed|s|es)?$")
 _SALIENT = re.compile(
     r"\b(?:revenue|sales|profit|loss|earn|earnings|income|price|cost|deal|worth|valu|stake|fine|bond|budget|"
@@ -644,10 +646,10 @@ def _count(s: str, m: re.Match[str], add: Callable[..., None], value: float | No
             break
         word = wm["w"]
         unit = _unit_of(word)
-        if unit and (i == 0 or unit[1] == "quantity"):
+        if unit:
             plural = word.lower().endswith("s") or unit[1] == "quantity" or amount == 1
-            attributive = bool(re.match(r"\s[a-z]", s[wm.end():])) and not plural
-            if plural or attributive:  # "50 weeks", "149 horsepower", "21 day recuperation"
+            attributive = i == 0 and bool(re.match(r"\s[a-z]", s[wm.end():])) and not plural
+            if plural or attributive:  # "50 weeks", "four straight years", "149 horsepower", "21 day recuperation"
                 add(m.start(), wm.end(), amount, unit[0], unit[1])
             return
         if word.lower() == "points" and prev in _CHANGE_VERBS:  # "the Dow fell 102.2 points"
@@ -693,7 +695,8 @@ def _label(s: str, f: _Found) -> str:
         words = subject.split()
         if words and words[0][0].isupper() and words[0].lower() not in _FUNCTION and len(words) <= 5:
             left = f"{subject} {left}"
-    if len(_content_words(left)) < 2 and cut > 0 and not s[:cut].rstrip().endswith(("that", ".")):
+    if len(_content_words(left)) < 2 and cut > 0 and not s[:cut].rstrip().endswith(("that", ".")) \
+            and not _DATELINE.match(s[:cut]):
         # "Northern Illinois, 45-17,", "down for four straight years, down well over 60%": take the clause before
         prev = [m.end() for m in _LEFT_BREAK.finditer(s, 0, max(0, cut - 2))]
         before = _clean_left(s[prev[-1] if prev else 0:cut].rstrip(" ,(—–-"))

@@ -253,6 +253,7 @@ NEWS_DEV = Path(__file__).resolve().parent / "data" / "news-dev"
          "USD per week", "money"),
         ("Wall Street predicted $2.52 a share.", "$2.52 a share", 2.52, "USD per share", "money"),
         ("He faces 5-10 years in prison.", "5-10 years", 5.0, "years", "duration"),
+        ("It was down for four straight years.", "four straight years", 4.0, "years", "duration"),
         ("The Dow fell 102.2 points on Tuesday.", "102.2 points", 102.2, "points", "index"),
     ],
 )
@@ -290,6 +291,8 @@ def test_labels_are_the_clause_with_the_figure_left_out() -> None:
     assert aside.label.startswith("Home Depot reported …")
     engine = one_sentence("It gets a new engine that’s 20% more powerful than the current model.")[0]
     assert "a new engine that’s … more powerful" in engine.label
+    dateline = one_sentence("COLUMBIA, S.C. (AP) — About a dozen owners were gathered in a workspace.")[0]
+    assert dateline.label == "… were gathered in a workspace"  # the dateline is not what it counts
     age = one_sentence("The US wants the UK to extradite Assange, 47, over his alleged role.")[0]
     assert age.label == "Assange's age"
     score = one_sentence("Eastern Michigan rolled past Northern Illinois, 45-17, on Tuesday night.")[0]
