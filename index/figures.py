@@ -342,6 +342,8 @@ def _identity(sentence: str, f: _Found) -> tuple:
         return ("score", sentence[f.start:f.end])
     if f.kind == "percent":
         return ("percent", round(f.value, 9))  # "2% of GDP" and "the 2% target" are one figure
+    if f.kind == "money":
+        return ("money", _base(f.unit), round(f.value, 9))  # "$53 million a week" and "the $53 million figure"
     return (f.kind, f.unit, round(f.value, 9))
 
 
@@ -633,6 +635,8 @@ def _count(s: str, m: re.Match[str], add: Callable[..., None], value: float | No
     is_digits = num[0].isdigit()
     if is_digits and re.fullmatch(r"(?:18|19|20|21)\d\d", num):
         return  # a year, not a count: "In 2024 allies spent ..."
+    if num in ("911", "999", "112"):
+        return  # an emergency number: "911 calls"
     if value is None and not is_digits and num.lower() in ("one", "two") and prev in _DETERMINERS:
         return  # "the two leaders": a reference to people already named, not a figure
     pos, scale = m.end(), None
@@ -695,8 +699,11 @@ def _label(s: str, f: _Found) -> str:
         words = subject.split()
         if words and words[0][0].isupper() and words[0].lower() not in _FUNCTION and len(words) <= 5:
             left = f"{subject} {left}"
+    # "—a 20% increase compared to 2023": a figure that modifies its noun needs no clause before it
+    modifies = not left and bool(_DETERMINER.search(" " + s[cut:a])) and bool(re.match(r"\s?[a-z]", s[b:])) \
+        and (s[b:].split() or [""])[0].lower() not in _FUNCTION
     if len(_content_words(left)) < 2 and cut > 0 and not s[:cut].rstrip().endswith(("that", ".")) \
-            and not _DATELINE.match(s[:cut]):
+            and not _DATELINE.match(s[:cut]) and not modifies:
         # "Northern Illinois, 45-17,", "down for four straight years, down well over 60%": take the clause before
         prev = [m.end() for m in _LEFT_BREAK.finditer(s, 0, max(0, cut - 2))]
         before = _clean_left(s[prev[-1] if prev else 0:cut].rstrip(" ,(—–-"))

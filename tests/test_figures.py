@@ -270,6 +270,7 @@ def test_news_figure_syntax(sentence, surface, value, unit, kind) -> None:
         "He scored a goal in the 2nd half.",
         "Both teams met for the 3rd time in October.",
         "Two people familiar with the talks said the deal was close.",
+        "Officials began receiving 911 calls about a fight on the train.",
         "One Home Depot refers to investments intended to create a seamless experience.",
     ],
 )
