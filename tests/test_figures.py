@@ -86,6 +86,11 @@ def test_seed_key_figures(seed, surface, value, unit, kind, sentence_starts) -> 
     assert surface in sent.text and fig.sentence_text == sent.text
 
 
+def test_seed_five_key_figures_come_first(seed) -> None:
+    _, _, figures = seed
+    assert {f.text for f in figures[:5]} == {"$485 billion", "20%", "Two-thirds", "2% of their GDP", "3% of GDP"}
+
+
 def test_seed_invariants(seed) -> None:
     text, sentences, figures = seed
     check_invariants(text, sentences, figures)
