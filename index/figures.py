@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 LABEL_MAX = 60
 LABEL_WORDS = 8
+MAX_PER_SENTENCE = 40
 # Bumped when extraction, labels or ranking change, so stored figures are extracted again on the next write.
 FIGURES_VERSION = 2
 KINDS = frozenset({"money", "percent", "fraction", "count", "duration", "quantity", "age", "score", "ratio",
@@ -95,9 +96,8 @@ _YEAR = re.compile(
     r"[Dd]eadline\sof|[Tt]arget\sof)\s(?P<year>(?:18|19|20|21)\d\d)(?![\w%]|[.,:/\-]\d)")
 _AGE_OLD = re.compile(rf"(?<![\w.,\-])(?P<num>\d{{1,3}}|(?i:{_WORDNUM}))[-\s](?:years?|months?)[-\s]olds?\b")
 _AGED = re.compile(r"\b(?:[Aa]ged?|[Aa]ges)\s(?P<num>\d{1,3})\b(?![.,]\d)")
-_NAME_AGE = re.compile(
-    r"(?P<name>\b[A-Z][\w'’.\-]*(?:\s(?:[A-Z][\w'’.\-]*|de|van|von|al|bin|da))*),\s(?P<num>\d{1,3})"
-    r"(?=,|\s(?:of|from|who|was|is|has|had|and)\b|\.(?:\s|$))")
+_COMMA_AGE = re.compile(r",\s(?P<num>\d{1,3})(?=,|\s(?:of|from|who|was|is|has|had|and)\b|\.(?:\s|$))")
+_NAME_BEFORE = re.compile(r"(?P<name>\b[A-Z][\w'’.\-]*(?:\s(?:[A-Z][\w'’.\-]*|de|van|von|al|bin|da)){0,4})\Z")
 _SCORE = re.compile(r"(?<![\w.,:/+\-$€£#–])(?P<a>\d{1,3})[-–](?P<b>\d{1,3})(?![\w%]|[.,:/\-–]\d|-)")
 _RATIO = re.compile(rf"(?P<num>{_NUM})\stimes\s(?=higher|lower|more|less|greater|larger|bigger|smaller|faster|"
                     r"slower|the\b|as\b|that\b)")
@@ -115,6 +115,7 @@ _PARTITIVE = re.compile(
     rf"(?:(?:{_DIGITS}|(?i:{_WORDNUM}))\s)?(?P<w>[A-Za-z][a-z]+)\b")
 _HYPHEN_UNIT = re.compile(rf"(?<![\w.,:/+\-$€£¥])(?P<num>\d+(?:\.\d+)?|(?i:{_WORDNUM}))-(?P<w>[A-Za-z]+)(?![\w\-])")
 _NUMBER = re.compile(_NUM)
+_LOWER_WORD = re.compile(r"\s[a-z]")
 _ANY_NUMBER = re.compile(rf"\d|(?i:\b(?:{_WORDNUM}|dozen|half|halves|thirds?|quarters?|fourths?|fifths?|sixths?|"
                          r"sevenths?|eighths?|ninths?|tenths?)\b)")
 _SCALE_AFTER = re.compile(rf"\s({_SCALE})\b")
@@ -227,7 +228,8 @@ def extract_figures(doc_id: str, text: str, sentences: Sequence[Sentence], *, ti
             continue
         if _is_furniture(sent.text, headline):
             continue
-        in_sentence = [f for f in _figures_in(sent.text) if not _is_ticker_row(sent.text, f.start)]
+        # a sentence with more figures than this is a table or a box score: its first ones stand for it
+        in_sentence = [f for f in _figures_in(sent.text) if not _is_ticker_row(sent.text, f.start)][:MAX_PER_SENTENCE]
         found.extend((sent, f if f.label else replace(f, label=_label(sent.text, f)))
                      for f in in_sentence)
     return [
@@ -266,7 +268,7 @@ def _rank(found: list[tuple[Sentence, _Found]], title: str, sentences: Sequence[
     by_identity: dict[tuple, list[list[tuple[Sentence, _Found]]]] = {}
     for sent, f in found:
         same = by_identity.setdefault(_identity(sent.text, f), [])
-        home = next((c for c in same if _same_figure(c[0], (sent, f))), None)
+        home = next((c for c in same[:20] if _same_figure(c[0], (sent, f))), None)
         if home is None:
             home = []
             same.append(home)
@@ -278,6 +280,7 @@ def _rank(found: list[tuple[Sentence, _Found]], title: str, sentences: Sequence[
         f = c[0][1]
         values.setdefault((f.kind, _base(f.unit)), []).append(f.value)
     ranked = []
+    salient: dict[int, bool] = {}
     for c in clusters:
         sent, f = c[0]
         position = order.get(sent.sentence, 0)
@@ -295,7 +298,7 @@ def _rank(found: list[tuple[Sentence, _Found]], title: str, sentences: Sequence[
             score -= 2.0  # a ticker or table row: "HD THE HOME DEPOT INC. 225.86 -12.99 -5.44%"
         if f.kind == "score" and not _in_parentheses(sent.text, f.start, f.end) and _RESULT.search(f.label):
             score += 0.6  # a result ("Wales beat Hungary 2-0"), not a record or a half-time score
-        if _SALIENT.search(sent.text):
+        if salient.setdefault(sent.sentence, bool(_SALIENT.search(sent.text))):
             score += 0.3
         peers = sorted(set(values[(f.kind, _base(f.unit))]), reverse=True)
         if len(peers) >= 3:
@@ -308,13 +311,18 @@ def _rank(found: list[tuple[Sentence, _Found]], title: str, sentences: Sequence[
 
 
 def _line(sentence: str, at: int) -> str:
-    start = sentence.rfind("\n", 0, at) + 1
-    end = sentence.find("\n", at)
-    return sentence[start:end if end >= 0 else len(sentence)]
+    """The line of ``sentence`` around ``at`` (at most 300 characters either side)."""
+    lo, hi = max(0, at - 300), min(len(sentence), at + 300)
+    start = sentence.rfind("\n", lo, at) + 1 or lo
+    end = sentence.find("\n", at, hi)
+    return sentence[start:end if end >= 0 else hi]
+
+
+_NUMERIC_TOKEN = re.compile(r"(?<!\S)[-+$€£(]*\d[\d,.]*[%)]*(?!\S)")
 
 
 def _numeric_tokens(line: str) -> int:
-    return sum(1 for t in line.split() if re.fullmatch(r"[-+$€£(]*\d[\d,.]*[%)]*", t))
+    return len(_NUMERIC_TOKEN.findall(line))
 
 
 def _is_ticker_row(sentence: str, at: int) -> bool:
@@ -375,7 +383,8 @@ def _numbers_in(text: str) -> set[float]:
 
 
 def _in_parentheses(s: str, a: int, b: int) -> bool:
-    return s.rfind("(", 0, a) > s.rfind(")", 0, a)
+    lo = max(0, a - 300)
+    return s.rfind("(", lo, a) > s.rfind(")", lo, a)
 
 
 # ----------------------------------------------------------------------------- extraction
@@ -425,7 +434,7 @@ def _unit_of(word: str) -> tuple[str, str] | None:
 
 
 def _previous_word(s: str, pos: int) -> str:
-    words = s[:pos].split()
+    words = s[max(0, pos - 40):pos].split()  # a window: sentences can be long, this runs for every number
     return words[-1].lower().strip("“”\"'(,") if words else ""
 
 
@@ -434,15 +443,14 @@ def _figures_in(s: str) -> list[_Found]:
     if not _ANY_NUMBER.search(s):
         return []  # most sentences: one scan instead of twenty
     found: list[_Found] = []
-    taken: list[tuple[int, int]] = [m.span() for m in _PHONE.finditer(s)]
-
-    def free(a: int, b: int) -> bool:
-        return all(b <= x or a >= y for x, y in taken)
+    taken = bytearray(len(s) + 1)  # 1 where a figure (or a phone number) already sits
+    for m in _PHONE.finditer(s):
+        taken[m.start():m.end()] = b"\x01" * (m.end() - m.start())
 
     def add(a: int, b: int, value: float | None, unit: str, kind: str, label: str = "", weak: bool = False) -> None:
-        if value is None or not free(a, b) or value != value or abs(value) == float("inf"):
+        if value is None or 1 in taken[a:b] or value != value or abs(value) == float("inf"):
             return
-        taken.append((a, b))
+        taken[a:b] = b"\x01" * (b - a)
         found.append(_Found(a, b, value, unit, kind, label, weak))
 
     for m in _MONEY_PRE.finditer(s):
@@ -526,11 +534,11 @@ def _figures_in(s: str) -> list[_Found]:
 
 def _is_conversion(s: str, f: _Found, found: list[_Found]) -> bool:
     """"39 miles (63 kilometers)", "$10 (£8)": the bracketed figure restates the one before it."""
-    before = s[:f.start].rstrip()
+    before = s[max(0, f.start - 8):f.start].rstrip()
     if not before.endswith("(") or f.kind not in ("quantity", "money", "duration"):
         return False
-    open_at = len(before) - 1
-    return any(g.end <= open_at and not s[g.end:open_at].strip() and g.kind == f.kind for g in found)
+    open_at = f.start - 8 + len(before) - 1 if f.start >= 8 else len(before) - 1
+    return any(open_at - 8 <= g.end <= open_at and not s[g.end:open_at].strip() and g.kind == f.kind for g in found)
 
 
 def _ages(s: str, add: Callable[..., None]) -> None:
@@ -545,12 +553,15 @@ def _ages(s: str, add: Callable[..., None]) -> None:
         value = _number(m["num"])
         if value is not None and 0 < value < 120:
             add(m.start("num"), m.end("num"), value, "years", "age")
-    for m in _NAME_AGE.finditer(s):
-        names = [w for w in m["name"].split() if w.strip(".").lower() not in ("jr", "sr", "ii", "iii", "iv")]
+    for m in _COMMA_AGE.finditer(s):
+        nm = _NAME_BEFORE.search(s, max(0, m.start() - 80), m.start())
+        if nm is None:
+            continue
+        names = [w for w in nm["name"].split() if w.strip(".").lower() not in ("jr", "sr", "ii", "iii", "iv")]
         value = _number(m["num"])
         if not names or value is None or not 0 < value < 120:
             continue
-        if any(w.lower().strip(".") in _NOT_NAMES for w in m["name"].split()[-1:]):
+        if any(w.lower().strip(".") in _NOT_NAMES for w in nm["name"].split()[-1:]):
             continue
         if names[0].lower() in _FUNCTION | {"in", "on", "at", "by"} and len(names) == 1:
             continue
@@ -561,7 +572,7 @@ def _ages(s: str, add: Callable[..., None]) -> None:
 def _noun_after(s: str, pos: int) -> str:
     """Up to three words after ``pos`` that name a thing: "Fort Worth girl", "small-city mayor"."""
     words = []
-    for w in s[pos:].split()[:3]:
+    for w in s[pos:pos + 120].split()[:3]:
         core = w.strip(",.;:!?()“”\"")
         if not core or core.lower() in _FUNCTION or (core.islower() and core.endswith(("ed", "ing")) and words):
             break
@@ -598,7 +609,7 @@ def _scores(s: str, add: Callable[..., None]) -> None:
 
 
 def _words_before(s: str, pos: int, n: int) -> str:
-    words = s[:pos].split()[-n:]
+    words = s[max(0, pos - 120):pos].split()[-n:]
     caps = []
     for w in reversed(words):
         core = w.strip(",.;:()“”\"")
@@ -652,7 +663,7 @@ def _count(s: str, m: re.Match[str], add: Callable[..., None], value: float | No
         unit = _unit_of(word)
         if unit:
             plural = word.lower().endswith("s") or unit[1] == "quantity" or amount == 1
-            attributive = i == 0 and bool(re.match(r"\s[a-z]", s[wm.end():])) and not plural
+            attributive = i == 0 and bool(_LOWER_WORD.match(s, wm.end())) and not plural
             if plural or attributive:  # "50 weeks", "four straight years", "149 horsepower", "21 day recuperation"
                 add(m.start(), wm.end(), amount, unit[0], unit[1])
             return
@@ -686,14 +697,16 @@ def _label(s: str, f: _Found) -> str:
     LABEL_WORDS words. A clause that opens with the figure borrows the clause before it ("Eastern Michigan
     rolled past Northern Illinois …" for "45-17"), and one whose verb has its subject at the start of the
     sentence gets it back ("Hilly and mountainous areas … represent … of the surface")."""
-    a, b = f.start, f.end
+    w0 = max(0, f.start - 240)  # only the words near the figure matter: a window keeps long sentences linear
+    s = s[w0:f.end + 240]
+    a, b = f.start - w0, f.end - w0
     if not _in_parentheses(s, a, b):  # "Home Depot (ticker: HD) reported $2.53": the aside is not the clause
         s = re.sub(r"\([^()]*\)", lambda m: " " * len(m.group()), s[:a]) + s[a:]
     breaks = [m.end() for m in _LEFT_BREAK.finditer(s, 0, a)]
     cut = breaks[-1] if breaks else 0
-    left = _clean_left(s[cut:a])
+    left = _clean_left(s[max(cut, a - 120):a])
     first = left.split()[0] if left else ""
-    if cut > 1 and s[cut - 2:cut] == ", " and first.islower() and first not in _FUNCTION:
+    if not w0 and cut > 1 and s[cut - 2:cut] == ", " and first.islower() and first not in _FUNCTION:
         # "Hilly and mountainous areas, thought to ..., represent 14 percent": the verb's subject opens the sentence
         subject = re.split(r",\s|\s-\s|[;:—–(]", s[:cut])[0].strip()
         words = subject.split()

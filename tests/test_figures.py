@@ -11,7 +11,7 @@ from pathlib import Path
 import pysbd
 import pytest
 
-from index.figures import LABEL_MAX, extract_figures
+from index.figures import LABEL_MAX, MAX_PER_SENTENCE, extract_figures
 from index.models import Figure, Sentence
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "nato-defense-ministers.txt"
@@ -363,3 +363,10 @@ def test_news_dev_gold_figures_are_in_the_first_eight_with_a_sensible_label(page
         f = found[0]
         assert _has_keyword(f"{f.label} {f.text} {f.unit}", g["label_keywords"]), (f.text, f.label, g)
         assert len(f.label) <= LABEL_MAX
+
+
+def test_a_table_row_of_a_thousand_numbers_gives_a_bounded_list() -> None:
+    row = " ".join(f"{i} points" for i in range(1, 1001))  # one "sentence": a box score without full stops
+    figures = one_sentence(row)
+    assert 0 < len(figures) <= MAX_PER_SENTENCE
+    assert one_sentence("Alpha " * 5000 + "47.") == []  # a long run of capitalized words is no name with an age
