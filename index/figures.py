@@ -189,7 +189,6 @@ _LEADING_CONJ = re.compile(r"^(?:and|or|but|while|which|who|as|so|then|because|a
 _DETERMINER = re.compile(r"(?:^|\s)(?:a|an|the)\s*$", re.IGNORECASE)
 # "COLUMBIA, S.C. (AP) —", "WASHINGTON (Reuters) -": where the story was filed, not what it is about
 _DATELINE = re.compile(r"^\s*[A-Z][A-Z .'\-]+(?:,\s[\w. ]+)?\s*(?:\(\w+\)|\s{3,})?\s*[—–-]\s*$")
-_VERBISH = re.compile(r"^[a-z]+(?:ed|s|es)?$")
 _SALIENT = re.compile(
     r"\b(?:revenue|sales|profit|loss|earn|earnings|income|price|cost|deal|worth|valu|stake|fine|bond|budget|"
     r"tariff|debt|wage|salar|tax|sentence|prison|jail|charge|dead|death|died|kill|injur|arrest|vote|poll|"
@@ -693,10 +692,10 @@ def _label(s: str, f: _Found) -> str:
     """What the figure measures, as its clause says it with "…" where the figure stands.
 
     "Assange faces … in the US" for "18 criminal charges": the subject and verb before the figure and the
-    words after it, within its clause; at most
-    LABEL_WORDS words. A clause that opens with the figure borrows the clause before it ("Eastern Michigan
-    rolled past Northern Illinois …" for "45-17"), and one whose verb has its subject at the start of the
-    sentence gets it back ("Hilly and mountainous areas … represent … of the surface")."""
+    words after it, within its clause, at most LABEL_WORDS words. A clause that opens with the figure
+    borrows the clause before it ("Eastern Michigan rolled past Northern Illinois …" for "45-17") unless
+    that is a dateline or another sentence, and a verb whose subject opens the sentence gets it back
+    ("Hilly and mountainous areas represent … of the surface")."""
     w0 = max(0, f.start - 240)  # only the words near the figure matter: a window keeps long sentences linear
     s = s[w0:f.end + 240]
     a, b = f.start - w0, f.end - w0
@@ -806,5 +805,3 @@ def _plain_words(s: str) -> list[str]:
     return [w for w in words if w and not any(c.isdigit() for c in w) and w.lower() not in _SCALES
             and not re.fullmatch(r"\W+", w)]
 
-
-__all__ = ["FIGURES_VERSION", "KINDS", "LABEL_MAX", "extract_figures"]
