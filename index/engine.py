@@ -31,7 +31,7 @@ from .errors import (
     NewsQAError,
     UnsupportedDocumentError,
 )
-from .figures import extract_figures
+from .figures import FIGURES_VERSION, extract_figures
 from .lexical import LexicalIndex
 from .models import (
     Answer,
@@ -294,7 +294,8 @@ class Engine:
     def figures(
         self, topic: str | None = None, *, corpus: str = "default", doc_id: str | None = None, limit: int | None = None
     ) -> list[Figure]:
-        """Key figures in document order, or ranked by relevance to ``topic`` when one is given."""
+        """Key figures, each document's most important first (the order extraction ranked and stored them
+        in), or ranked by relevance to ``topic`` when one is given."""
         idx = self.index(corpus)
         where, params = "", ()
         if doc_id:
@@ -302,7 +303,7 @@ class Engine:
         rows = idx.query(
             "SELECT d.doc_id, d.title, d.source, d.url, f.text, f.value, f.unit, f.kind, f.label, s.paragraph, "
             f"s.sentence, f.start, f.\"end\", s.text, f.sentence_id FROM figures f JOIN sentences s ON s.id = f.sentence_id "
-            f"JOIN documents d ON d.pos = f.doc_pos {where} ORDER BY f.doc_pos, f.start",
+            f"JOIN documents d ON d.pos = f.doc_pos {where} ORDER BY f.doc_pos, f.id",
             params,
         )
         scores = np.zeros(len(rows), dtype=np.float32)
@@ -451,6 +452,8 @@ class Engine:
             idx = self.index(cdir.name)
         except NewsQAError:
             return {}
+        if idx.manifest.get("figures_version") != FIGURES_VERSION:
+            return {}  # extracted by an older extractor: extract them again
         out: dict[str, list[Figure]] = {}
         for row in idx.query(
             "SELECT d.doc_id, f.text, f.value, f.unit, f.kind, f.label, s.paragraph, s.sentence, f.start, f.\"end\" "
@@ -501,7 +504,8 @@ class Engine:
             for j, (a, b) in enumerate(d.paragraphs):
                 para_texts[para_offsets[i] + j] = d.text[a:b]
         known = figures or {}
-        figures = [known[d.doc_id] if d.doc_id in known else extract_figures(d.doc_id, d.text, d.sentences) for d in docs]
+        figures = [known[d.doc_id] if d.doc_id in known else extract_figures(d.doc_id, d.text, d.sentences, title=d.title)
+                   for d in docs]
         for d in docs:
             added_at.setdefault(d.doc_id, now_iso())
 
@@ -533,6 +537,7 @@ class Engine:
             "documents": len(docs),
             "sentences": total,
             "figures": sum(len(f) for f in figures),
+            "figures_version": FIGURES_VERSION,
             "built_at": now_iso(),
             "build_seconds": round(seconds, 3),
         }

@@ -97,10 +97,10 @@ class Figure:
 
     doc_id: str
     text: str  # surface form as written, e.g. "$485 billion", "3% of GDP", "Two-thirds"
-    value: float  # normalized: 485e9, 0.03, 0.6667, 2024
-    unit: str  # "USD", "EUR", "%", "% of GDP", "fraction", "count", "year", ...
-    kind: str  # "money" | "percent" | "fraction" | "count" | "year"
-    label: str  # what it measures, a short phrase from its sentence
+    value: float  # normalized: 485e9, 0.03, 0.6667, 2024; a score's first number (45 for "45-17")
+    unit: str  # "USD", "EUR", "%", "% of GDP", "fraction", "years", "witnesses", "score", "year", ...
+    kind: str  # one of index.figures.KINDS: "money", "percent", "count", "age", "score", "duration", ...
+    label: str  # what it measures: its clause with "…" for the figure, or e.g. "Assange's age"
     paragraph: int
     sentence: int
     start: int  # span of the figure in the document text

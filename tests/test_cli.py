@@ -67,6 +67,8 @@ def test_index_commands(run, tmp_path: Path) -> None:
     figures = json.loads(run("figures", "--doc", "harbour-report", "--json")[1])
     assert {f["text"] for f in figures} >= {"7%"}
     assert all(f["sentence_text"] and f["citation"] for f in figures)
+    fields = {"doc_id", "text", "value", "unit", "kind", "label", "paragraph", "sentence", "start", "end", "score"}
+    assert all(fields <= f.keys() and f["label"] for f in figures)
     assert run("index", "remove", "harbour-report")[0] == 0
     code, _, err = run("index", "remove", "harbour-report")
     assert code == 1 and "no document 'harbour-report'" in err

@@ -246,3 +246,30 @@ def test_garbage_current_state_and_cache_do_not_block_a_rebuild(fake_engine: Eng
     fresh.build()
     assert "Rutte" in fresh.ask("Who is the NATO Secretary General?").hits[0].text
     assert list(root.glob("state.json.corrupt-*"))
+
+
+def test_figures_are_listed_in_ranked_order_and_an_old_extractor_is_not_reused(fake_engine: Engine) -> None:
+    import json
+    import sqlite3
+
+    from index.documents import load_path
+    from index.figures import FIGURES_VERSION, extract_figures
+
+    seed = load_path(fake_engine.settings.seeds_dir / "nato-defense-ministers.txt")
+    ranked = [f.text for f in extract_figures(seed.doc_id, seed.text, seed.sentences, title=seed.title)]
+    listed = [f.text for f in fake_engine.figures(doc_id=seed.doc_id)]
+    assert listed == ranked and listed != sorted(listed, key=seed.text.index)  # importance, not document order
+    # a generation written by an older extractor: its figures are extracted again on the next add
+    live = fake_engine.corpus("default").current()
+    manifest = json.loads((live / "manifest.json").read_text())
+    assert manifest["figures_version"] == FIGURES_VERSION
+    manifest["figures_version"] = FIGURES_VERSION - 1
+    (live / "manifest.json").write_text(json.dumps(manifest))
+    with sqlite3.connect(live / "docs.sqlite") as db:
+        db.execute("UPDATE figures SET label = 'old label'")
+    fake_engine.close()
+    fresh = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings)
+    fresh.add([load_text(ARTICLE, title="Skerra lighthouse")])
+    assert not [f for f in fresh.figures() if f.label == "old label"]
+    assert [f.text for f in fresh.figures(doc_id=seed.doc_id)] == ranked
+    fresh.close()

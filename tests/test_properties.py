@@ -28,7 +28,7 @@ from bot.app import cooldown_message, error_text
 from bot.cogs.qa import thread_name
 from index.citations import make_citation
 from index.errors import FetchError, UnsupportedDocumentError
-from index.figures import LABEL_MAX, extract_figures
+from index.figures import KINDS, LABEL_MAX, extract_figures
 from index.models import ChangeReport, DocumentInfo, Figure, IndexStats, Passage
 from index.segment import split_paragraphs, split_sentences
 
@@ -99,7 +99,7 @@ def _check_figures(text: str) -> None:
         assert f.paragraph == s.paragraph
         assert f.label.strip() and len(f.label) <= LABEL_MAX, f.label
         assert math.isfinite(f.value)
-        assert f.kind in {"money", "percent", "fraction", "count", "year"}
+        assert f.kind in KINDS
 
 
 numbers = st.sampled_from(["$485 billion", "3.5%", "2% of GDP", "Two-thirds", "half of", "32 allies", "by 2030",
