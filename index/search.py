@@ -18,6 +18,7 @@ import scipy.sparse
 
 from .answertypes import TYPES, asked_mask, type_matrix
 from .errors import IndexCorruptError, ModelMismatchError
+from . import ranker
 from .lexical import LexicalIndex
 from .store import FORMAT_VERSION, open_tables
 
@@ -75,6 +76,10 @@ class RetrievalSettings:
     w_type_missing: float = 0.0  # the question asks for a kind of value the sentence does not hold
     w_title: float = 0.0  # cosine(question, the document's title)
     w_coverage: float = 0.0  # share of the question's words found in the sentence
+    ranker: str = "linear"  # "learned" (index/ranker.py, LambdaMART) or "linear" (the w_* weights above)
+    # Confidence: logistic weights of (cosine, paragraph cosine, title cosine, coverage, paragraph
+    # coverage, name coverage, asked type missing, bias); see CorpusIndex.confidence.
+    confidence_weights: tuple[float, ...] = (5.5, 4.8, 0.0, 3.4, 4.2, 0.0, 0.0, -8.5)
 
     def weights(self) -> np.ndarray:
         """Weights aligned with the first FUSED columns of ``Candidates.features`` (see FEATURES)."""
@@ -185,6 +190,9 @@ class Scored:
     bm25: float
     coverage: float = 0.0  # fraction of the question's words in the sentence
     paragraph_coverage: float = 0.0  # fraction of the question's words in its paragraph
+    title: float = 0.0  # cosine(question, the document's title)
+    entity_coverage: float = 0.0  # fraction of the names in the question found in the sentence
+    type_missing: float = 0.0  # 1 when the question asks for a kind of value the sentence lacks
 
 
 def make_faiss_index(vectors: np.ndarray, settings: RetrievalSettings) -> faiss.Index:
@@ -308,16 +316,16 @@ class CorpusIndex:
     def confidence(self, best: Scored) -> float:
         """How sure we are that the best sentence answers the question, in [0, 1].
 
-        A logistic model of the best sentence's cosine, its paragraph's cosine and the fraction of the
-        question's words found in the sentence and in the paragraph: all four mean the same whatever
-        the size of the corpus (raw BM25 scores and the fused score do not). Fitted (plain logistic
-        regression, light L2) on SQuAD questions asked against a corpus of 12 articles that holds
-        their article (label 1) or does not (label 0); see bench/eval_squad.py for the rates.
+        A logistic model (RetrievalSettings.confidence_weights) of what means the same whatever the size
+        of the corpus: the best sentence's cosine, its paragraph's cosine, its document title's cosine,
+        the share of the question's words in the sentence and in the paragraph, the share of the names
+        the question mentions found in the sentence, and whether the question asks for a kind of value
+        (a date, an amount ...) the sentence does not hold. Fitted by bench/tune_confidence.py.
         """
-        z = (
-            5.5 * best.dense + 4.8 * best.paragraph_dense + 3.4 * best.coverage + 4.2 * best.paragraph_coverage
-            - 8.5
-        )
+        w = self.settings.confidence_weights
+        x = (best.dense, best.paragraph_dense, best.title, best.coverage, best.paragraph_coverage,
+             best.entity_coverage, best.type_missing, 1.0)
+        z = float(np.dot(w, x))
         return float(1.0 / (1.0 + np.exp(-z)))
 
     def candidates(self, query_vector: np.ndarray, question: str, depth: int) -> Candidates:
@@ -410,22 +418,28 @@ class CorpusIndex:
         s = self.settings
         c = self.candidates(query_vector, question, max(s.candidates, k))
         f = c.features
-        score = f[:, :FUSED] @ s.weights()
+        if s.ranker == "learned":
+            score = ranker.score(f, FEATURES)
+        else:
+            score = f[:, :FUSED] @ s.weights()
         score[f[:, FEATURES.index("heading")] > 0] = -np.inf  # headings and the headline are never answers
         order = np.argsort(-score, kind="stable")
         order = order[np.isfinite(score[order])][:k]
-        top = c.ids[order]
-        coverage = self.bm25.coverage(question, top)
-        paragraph_coverage = self.bm25_paragraphs.coverage(question, self.sent_para[top])
+        col = {name: f[order, FEATURES.index(name)] for name in (
+            "sentence", "paragraph", "title", "bm25_raw", "coverage", "paragraph_coverage", "entity_coverage",
+            "type_missing")}
         return [
             Scored(
                 sid=int(c.ids[i]),
                 score=float(score[i]),
-                dense=float(f[i, 0]),
-                paragraph_dense=float(f[i, 1]),
-                bm25=float(f[i, FEATURES.index("bm25_raw")]),
-                coverage=float(coverage[j]),
-                paragraph_coverage=float(paragraph_coverage[j]),
+                dense=float(col["sentence"][j]),
+                paragraph_dense=float(col["paragraph"][j]),
+                bm25=float(col["bm25_raw"][j]),
+                coverage=float(col["coverage"][j]),
+                paragraph_coverage=float(col["paragraph_coverage"][j]),
+                title=float(col["title"][j]),
+                entity_coverage=float(col["entity_coverage"][j]),
+                type_missing=float(col["type_missing"][j]),
             )
             for j, i in enumerate(order)
         ]

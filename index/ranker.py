@@ -1,0 +1,49 @@
+"""The learned ranker: LambdaMART (LightGBM) over the candidate features of index.search.
+
+Trained by bench/tune_ranker.py on SQuAD-A's 5,665 questions and news-dev's 120 reader questions
+(news-dev weighted 10 to 1), cross-validated by article before the final fit; the model file
+(``index/models/ranker.txt``, a LightGBM text model, ~100 KB) ships with the package, so nothing is
+trained or fetched at run time. It ranks a question's candidates; the linear fusion of
+RetrievalSettings stays as the fallback (``RetrievalSettings.ranker = "linear"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "ranker.txt"
+# Features the model reads, by name (columns of index.search.FEATURES), in this order.
+EXCLUDED = ("heading", "bm25_raw", "bm25_paragraph_raw")
+
+_lock = threading.Lock()
+_booster = None
+
+
+def _load():
+    global _booster
+    with _lock:
+        if _booster is None:
+            import lightgbm  # imported lazily: only asking needs it
+
+            _booster = lightgbm.Booster(model_file=str(MODEL_PATH))
+    return _booster
+
+
+def columns(features: tuple[str, ...]) -> list[int]:
+    """Positions in ``features`` of the model's inputs."""
+    return [i for i, name in enumerate(features) if name not in EXCLUDED]
+
+
+def score(matrix: np.ndarray, features: tuple[str, ...]) -> np.ndarray:
+    """Ranker scores of candidates (rows of ``matrix``, columns ``features``); higher is better."""
+    if not len(matrix):
+        return np.zeros(0, dtype=np.float32)
+    booster = _load()
+    # LightGBM's own threads cost more than they save on ~100 rows.
+    return np.asarray(booster.predict(matrix[:, columns(features)], num_threads=1), dtype=np.float32)
