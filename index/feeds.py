@@ -343,7 +343,7 @@ class FeedStore:
                 raise FeedError(f"this server already follows {url}")
             (count,) = db.execute("SELECT count(*) FROM feeds WHERE corpus = ?", (corpus,)).fetchone()
             if count >= max_feeds:
-                raise FeedError(f"this server already follows {count} feeds, the limit (MAX_FEEDS={max_feeds}); "
+                raise FeedError(f"this server already follows {count} feed{'s' if count != 1 else ''}, the limit (MAX_FEEDS={max_feeds}); "
                                 "remove one first")
             cur = db.execute("INSERT INTO feeds (corpus, url, title, channel_id, added_at, added_by) "
                              "VALUES (?, ?, ?, ?, ?, ?)", (corpus, url, title, channel_id, now_iso(), added_by))
