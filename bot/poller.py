@@ -1,20 +1,24 @@
 """The feed poller inside the bot process: checks due feeds every minute and announces new articles.
 
-A poll of one server's feeds runs in a worker thread (``index.feedpoll.poll_corpus``): the event loop
-stays free and questions are answered from the old index until the new articles are in. One poll per
-server at a time; no failure stops the loop (each is logged, and a feed's own errors are kept for
+A poll of one server's feeds runs in the poller's own thread (``index.feedpoll.poll_corpus``), at a lower
+CPU priority, with its own copy of the model to embed new articles: the event loop stays free, the
+cores and the engine's encoder go to questions first, and questions are answered from the old index
+until the new articles are in. One poll at a time; no failure stops the loop (each is logged, and a feed's own errors are kept for
 /feeds). A feed added with /feed-add is polled at once, outside this schedule.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import logging
 from collections import defaultdict
 
 import discord
 
-from index.feedpoll import PollReport, poll_corpus
+from index.embed import Encoder, SentenceTransformerEncoder
+from index.feedpoll import PollReport, lower_priority, poll_corpus
 from index.feeds import Feed, FeedStore
 
 from .app import CorpusRebuildingError, NewsQABot
@@ -35,6 +39,9 @@ class FeedPoller:
         self.polls = 0  # completed polls (for tests and logs)
         self._task: asyncio.Task[None] | None = None
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="feed-poll",
+                                                               initializer=lower_priority)
+        self._embedder: Encoder | None = None
 
     def start(self) -> None:
         if self._task is None and self.bot.settings.feed_poll_minutes > 0:
@@ -48,6 +55,16 @@ class FeedPoller:
                 await task
             except asyncio.CancelledError:
                 pass
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _poll_blocking(self, corpus: str, feeds: list[Feed] | None) -> PollReport:
+        engine = self.bot.engine
+        if self._embedder is None and isinstance(engine.encoder, SentenceTransformerEncoder):
+            # A second copy of the model (~90 MB) so that embedding a poll's articles never holds the
+            # engine's encoder, which questions need.
+            self._embedder = SentenceTransformerEncoder(self.bot.settings.embed_model)
+        return poll_corpus(engine, self.store, corpus, self.bot.settings.feed_polling(), feeds=feeds,
+                           embedder=self._embedder)
 
     async def _run(self) -> None:
         delay = FIRST_LOOK
@@ -78,8 +95,8 @@ class FeedPoller:
             try:
                 if guild_id is not None:
                     await self.bot.corpus_ready(guild_id)  # a server's corpus starts from the seeds
-                report = await self.bot.run_blocking(poll_corpus, self.bot.engine, self.store, corpus,
-                                                     self.bot.settings.feed_polling(), feeds=feeds)
+                report = await asyncio.get_running_loop().run_in_executor(
+                    self._executor, functools.partial(self._poll_blocking, corpus, feeds))
             except CorpusRebuildingError:
                 log.info("corpus %s is being rebuilt; its feeds are polled next time", corpus)
                 return None

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from .documents import load_url
+from .embed import Encoder
 from .engine import Engine, Progress
 from .errors import NewsQAError
 from .feeds import Feed, FeedFetch, FeedStore, QueuedItem, fetch_feed, normalize_link
@@ -77,6 +80,20 @@ class PollReport:
     seconds: float = 0.0
 
 
+def lower_priority(niceness: int = 10) -> None:
+    """Make the calling thread (and the threads it starts later) yield the CPU to everything else.
+
+    On Linux a thread is a task with its own nice value, inherited by the threads it creates (the
+    fetch pool, torch's and FAISS's OpenMP teams), so a poll run in such a thread leaves the cores to
+    the threads answering questions. Elsewhere, or when not permitted, nothing changes.
+    """
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
+    except (AttributeError, OSError) as exc:
+        log.debug("could not lower the poll thread's priority: %s", exc)
+
+
 def _cutoff(max_age_days: float | None) -> str | None:
     if not max_age_days:
         return None
@@ -118,9 +135,14 @@ def _load(item: QueuedItem, settings: PollSettings) -> Document:
 
 def poll_corpus(engine: Engine, store: FeedStore, corpus: str, settings: PollSettings, *,
                 feeds: list[Feed] | None = None, progress: Progress | None = None,
-                on_fetched: Callable[[int, int], None] | None = None) -> PollReport:
+                on_fetched: Callable[[int, int], None] | None = None, embedder: Encoder | None = None) -> PollReport:
     """Check ``feeds`` (default: the corpus's due ones), index up to ``articles_per_poll`` queued pages
-    in one engine write, and age out feed articles older than ``max_age_days``."""
+    in one engine write, and age out feed articles older than ``max_age_days``.
+
+    ``embedder``, a second instance of the engine's model, embeds the new sentences into the shared
+    cache before the write: the engine's own encoder (one lock, also used to embed questions) is then
+    never held for more than a question while a poll runs.
+    """
     started = time.perf_counter()
     if feeds is None:
         feeds = store.due().get(corpus, [])
@@ -160,6 +182,10 @@ def poll_corpus(engine: Engine, store: FeedStore, corpus: str, settings: PollSet
 
     change: ChangeReport | None = None
     added: list[NewArticle] = []
+    if fresh and embedder is not None:
+        if embedder.name != engine.encoder.name:
+            raise ValueError(f"the poll's embedder is {embedder.name!r}, the engine's {engine.encoder.name!r}")
+        engine.cache.embed(embedder, [s.text for _, doc in fresh for s in doc.sentences])
     if fresh:
         try:
             change = engine.add([doc for _, doc in fresh], corpus=corpus, progress=progress)

@@ -29,7 +29,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from .errors import FetchError, NewsQAError
+from .errors import FeedError
 from .fetch import FetchedPage, fetch_url
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,6 @@ _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+x
 _TRACKING = re.compile(r"^(utm_[a-z_]+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid)$", re.I)
 _TAG = re.compile(r"<[^>]+>")
 MAX_BACKOFF = 24 * 3600.0  # a feed that keeps failing is still tried once a day
-
-
-class FeedError(NewsQAError):
-    """A URL is not a usable feed, or a feed operation was refused (limit reached, unknown feed)."""
 
 
 def now_iso() -> str:
@@ -488,5 +484,4 @@ def jitter(seconds: float) -> float:
     return seconds * random.uniform(0.9, 1.1)
 
 
-__all__ = ["Feed", "FeedError", "FeedFetch", "FeedItem", "FeedStore", "ParsedFeed", "fetch_feed", "parse_feed",
-           "FetchError"]
+__all__ = ["Feed", "FeedError", "FeedFetch", "FeedItem", "FeedStore", "ParsedFeed", "fetch_feed", "parse_feed"]
