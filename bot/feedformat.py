@@ -32,7 +32,7 @@ def link(title: str, url: str | None, limit: int = 200) -> str:
     return f"[{shown}]({target})" if target else shown
 
 
-def preview_embed(feed: ParsedFeed, *, channel: str | None, interval_minutes: float) -> discord.Embed:
+def preview_embed(feed: ParsedFeed, *, channel: str | None, interval_minutes: float | None) -> discord.Embed:
     """What /feed-add found at the URL, before the admin confirms."""
     embed = discord.Embed(title=clip(f"Follow “{feed.title}”?", 256), url=safe_url(feed.url), colour=COLOUR)
     lines = [f"• {link(item.title, item.link)}" + (f" ({when(item.published)})" if item.published else "")
@@ -43,8 +43,10 @@ def preview_embed(feed: ParsedFeed, *, channel: str | None, interval_minutes: fl
              else "New articles will not be announced (give a channel to announce them).")
     embed.description = (f"{clip(feed.url, 300)}\n\n**Latest items**\n{latest}"
                          + (f"\n…and {more} more" if more > 0 else "")
-                         + f"\n\nIts articles will be added to this server's index, and the feed checked every "
-                           f"{interval_minutes:g} minutes. {where}")
+                         + "\n\nIts articles will be added to this server's index, and the feed checked "
+                         + (f"every {interval_minutes:g} minutes. " if interval_minutes
+                            else "whenever the feeds are polled from the command line (automatic checks are off). ")
+                         + where)
     return embed
 
 

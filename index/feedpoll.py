@@ -189,9 +189,8 @@ def poll_corpus(engine: Engine, store: FeedStore, corpus: str, settings: PollSet
     if fresh:
         try:
             change = engine.add([doc for _, doc in fresh], corpus=corpus, progress=progress)
-        except Exception as exc:
-            for item, _ in fresh:
-                store.item_failed(item.id, f"adding to the index failed: {exc}")
+        except Exception as exc:  # not the pages' fault: they stay queued, without using up an attempt
+            store.requeue([item.id for item, _ in fresh], f"adding to the index failed: {exc}")
             raise
         for (item, doc), doc_id in zip(fresh, change.added):
             store.item_done(item.id, status="indexed", page_url=doc.url or item.link, doc_id=doc_id)

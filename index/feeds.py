@@ -450,6 +450,12 @@ class FeedStore:
                        f"status = CASE WHEN attempts + 1 >= {MAX_ATTEMPTS} THEN 'failed' ELSE 'queued' END "
                        "WHERE id = ?", (error[:500], item_id))
 
+    def requeue(self, item_ids: list[int], error: str) -> None:
+        """Keep items queued after a failure that was not theirs (e.g. the index could not be written)."""
+        with self._tx() as db:
+            db.executemany("UPDATE items SET status = 'queued', error = ? WHERE id = ?",
+                           [(error[:500], i) for i in item_ids])
+
     def item_done(self, item_id: int, *, status: str, page_url: str | None = None, doc_id: str | None = None) -> None:
         with self._tx() as db:
             db.execute("UPDATE items SET status = ?, page_url = ?, doc_id = ?, error = NULL, indexed_at = ? "

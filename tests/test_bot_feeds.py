@@ -201,6 +201,19 @@ async def test_feeds_shows_the_last_error_of_a_broken_feed(local: World, server:
     assert "⚠️" in text and "HTTP 500" in text and "failed 1× in a row" in text
 
 
+async def test_a_failed_poll_is_logged_and_the_next_one_indexes(local: World, server: FeedServer, monkeypatch, caplog):
+    server.feed("/herald.xml", herald(server, 2))
+    original_add = local.bot.engine.add
+    monkeypatch.setattr(local.bot.engine, "add", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    await follow(local, server, "/herald.xml")
+    assert "polling the feeds of corpus" in caplog.text and "disk full" in caplog.text
+    assert "council-story-1" not in doc_ids(local)
+    assert cog(local).store.queued(local.corpus, 10)[0].attempts == 0  # the index's failure, not the page's
+    monkeypatch.setattr(local.bot.engine, "add", original_add)
+    report = await cog(local).poller.poll(local.corpus)  # the items are still queued: retried, not lost
+    assert sorted(a.doc_id for a in report.added) == ["council-story-1", "council-story-2"]
+
+
 async def test_questions_are_answered_from_the_old_index_while_a_poll_indexes(local: World, server: FeedServer):
     local.configure(ask_channel_ids=frozenset({local.channel.id}))
     server.feed("/herald.xml", herald(server, 2))

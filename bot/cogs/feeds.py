@@ -52,6 +52,16 @@ class ConfirmFeed(OwnerView):
     def __init__(self, cog: Feeds, owner_id: int, corpus: str, fetched: FeedFetch, channel_id: int | None) -> None:
         super().__init__(owner_id)
         self.cog, self.corpus, self.fetched, self.channel_id = cog, corpus, fetched, channel_id
+        self.interaction: discord.Interaction | None = None  # the /feed-add whose message shows the preview
+
+    async def on_timeout(self) -> None:
+        if self.interaction is None:
+            return
+        try:
+            await self.interaction.edit_original_response(
+                content=f"Not followed: nobody pressed Follow within {CONFIRM_SECONDS / 60:g} minutes.", view=None)
+        except discord.HTTPException as exc:
+            log.info("could not close an expired /feed-add preview: %s", exc)
 
     @discord.ui.button(label="Follow", style=discord.ButtonStyle.success)
     async def follow(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
@@ -175,8 +185,9 @@ class Feeds(commands.Cog):
         if any(f.url == fetched.url for f in feeds):
             raise FeedError(f"this server already follows {fetched.url}")
         view = ConfirmFeed(self, interaction.user.id, corpus, fetched, channel.id if channel else None)
+        view.interaction = interaction
         embed = preview_embed(fetched.feed, channel=channel.mention if channel else None,
-                              interval_minutes=settings.feed_poll_minutes or 30)
+                              interval_minutes=settings.feed_poll_minutes or None)
         await interaction.edit_original_response(content=None, embed=embed, view=view,
                                                  allowed_mentions=discord.AllowedMentions.none())
 
