@@ -57,3 +57,20 @@ def test_feed_errors_are_plain(run, server: FeedServer) -> None:  # noqa: F811
     assert code == 1 and "error:" in out and "HTTP 500" in out
     code, _, err = run("feed", "remove", "nope", "--keep-articles")
     assert code == 1 and "no feed 'nope' here" in err
+
+
+def test_feed_settings_are_read_and_checked() -> None:
+    from bot.settings import SettingsError, load_settings
+
+    default = load_settings(None, {})
+    assert (default.feed_poll_minutes, default.max_feeds, default.feed_articles_per_poll,
+            default.feed_posts_per_poll, default.article_max_age_days) == (30.0, 20, 20, 3, None)
+    custom = load_settings(None, {"FEED_POLL_MINUTES": "0", "FEED_POSTS_PER_POLL": "0", "ARTICLE_MAX_AGE_DAYS": "7",
+                                  "MAX_UPLOAD_BYTES": "100000", "ALLOW_PRIVATE_URLS": "true"})
+    polling = custom.feed_polling()
+    assert custom.feed_poll_minutes == 0 and custom.feed_posts_per_poll == 0
+    assert (polling.max_age_days, polling.max_bytes, polling.allow_private) == (7.0, 100000, True)
+    with pytest.raises(SettingsError, match="ARTICLE_MAX_AGE_DAYS='a week' is not a number"):
+        load_settings(None, {"ARTICLE_MAX_AGE_DAYS": "a week"})
+    with pytest.raises(SettingsError, match="MAX_FEEDS=0 is too small"):
+        load_settings(None, {"MAX_FEEDS": "0"})
