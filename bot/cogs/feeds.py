@@ -15,10 +15,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from index.errors import NewsQAError
 from index.feedpoll import unsubscribe
 from index.feeds import Feed, FeedError, FeedFetch, FeedStore, fetch_feed
 
-from ..app import NewsQABot, admin_only, report_error
+from ..app import NewsQABot, admin_only, error_text, report_error
 from ..feedformat import feeds_embed, preview_embed
 from ..format import Payload, escape, plain_clip, squash
 from ..poller import FeedPoller
@@ -164,13 +165,23 @@ class Feeds(commands.Cog):
     async def feed_add(self, interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000],
                        channel: discord.TextChannel | None = None) -> None:
         """Check the feed and show what it holds; subscribing needs a click on Follow."""
-        store, settings = self._store(), self.bot.settings
         await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            embed, view = await self._preview(interaction, url.strip(), channel)
+        except NewsQAError as exc:  # said in place of "thinking…", like every refusal of an admin command
+            await interaction.edit_original_response(content=error_text(exc), embed=None, view=None)
+            return
+        await interaction.edit_original_response(content=None, embed=embed, view=view,
+                                                 allowed_mentions=discord.AllowedMentions.none())
+
+    async def _preview(self, interaction: discord.Interaction, url: str, channel: discord.TextChannel | None
+                       ) -> tuple[discord.Embed, ConfirmFeed]:
+        store, settings = self._store(), self.bot.settings
         corpus = await self.bot.writable_corpus(interaction.guild_id)
         feeds = await self.bot.run_blocking(store.feeds, corpus)
         if len(feeds) >= settings.max_feeds:
-            raise FeedError(f"this server already follows {len(feeds)} feed{'s' if len(feeds) != 1 else ''}, the limit (MAX_FEEDS="
-                            f"{settings.max_feeds}); remove one with /feed-remove first")
+            raise FeedError(f"this server already follows {len(feeds)} feed{'s' if len(feeds) != 1 else ''}, "
+                            f"the limit (MAX_FEEDS={settings.max_feeds}); remove one with /feed-remove first")
         if channel is not None:
             me = interaction.guild.me if interaction.guild else None
             perms = channel.permissions_for(me) if me is not None else None
@@ -178,7 +189,7 @@ class Feeds(commands.Cog):
                 raise FeedError(f"I can't post in {channel.mention}: give me Send Messages and Embed Links there, "
                                 "or pick another channel")
         await interaction.edit_original_response(content="Fetching the feed…")
-        fetched = await self.bot.run_blocking(fetch_feed, url.strip(), max_bytes=settings.max_upload_bytes,
+        fetched = await self.bot.run_blocking(fetch_feed, url, max_bytes=settings.max_upload_bytes,
                                               timeout=settings.fetch_timeout, allow_private=settings.allow_private_urls,
                                               discover=True)
         assert fetched.feed is not None
@@ -188,8 +199,7 @@ class Feeds(commands.Cog):
         view.interaction = interaction
         embed = preview_embed(fetched.feed, channel=channel.mention if channel else None,
                               interval_minutes=settings.feed_poll_minutes or None)
-        await interaction.edit_original_response(content=None, embed=embed, view=view,
-                                                 allowed_mentions=discord.AllowedMentions.none())
+        return embed, view
 
     @app_commands.command(name="feed-remove", description="Stop following a feed; you choose whether its articles stay (admins)")
     @app_commands.describe(feed="The feed to stop following (start typing its title)")
