@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-EXTENSIONS = ("bot.cogs.qa", "bot.cogs.figures", "bot.cogs.admin", "bot.cogs.meta")
+EXTENSIONS = ("bot.cogs.qa", "bot.cogs.figures", "bot.cogs.admin", "bot.cogs.meta", "bot.cogs.feeds")
 DEFER_AFTER = 1.5  # seconds of work before an interaction is deferred
 GENERIC_ERROR = "Something went wrong on my side while doing that. The error is logged; please try again later."
 # What a public "thinking…" becomes, briefly, when the answer failed (the asker is told why privately)

@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="start the Discord bot when DISCORD_TOKEN is set, else the console chat")
     _common(p)
     p = sub.add_parser("sync", help="sync slash commands globally (may take up to an hour to appear)")
+    from .feedcli import add_parser as add_feed_parser
+
+    add_feed_parser(sub, _common)
     return parser
 
 
@@ -102,9 +105,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_sync(settings)
 
+    corpus = args.corpus or settings.corpus
+    if args.command == "feed":
+        from .feedcli import run as run_feed
+
+        return run_feed(args, settings, corpus, args.index_dir or settings.index_dir)
+
     from .runtime import ensure_corpus, make_engine, with_progress
 
-    corpus = args.corpus or settings.corpus
     engine = make_engine(settings, args.index_dir)
     as_json = getattr(args, "json", False)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from index.errors import NewsQAError
+from index.feedpoll import PollSettings
 from index.search import RetrievalSettings
 
 
@@ -45,9 +46,21 @@ class Settings:
     cooldown_questions: int = 5
     cooldown_lookups: int = 20  # /figures and /figure, counted apart from questions
     cooldown_seconds: float = 30.0
+    feed_poll_minutes: float = 30.0  # 0: the bot does not poll feeds (`newsqa feed poll` still does)
+    max_feeds: int = 20
+    feed_articles_per_poll: int = 20
+    feed_posts_per_poll: int = 3
+    article_max_age_days: float | None = None
 
     def retrieval(self) -> RetrievalSettings:
         return RetrievalSettings(threshold=self.answer_threshold, approximate_above=self.approximate_above)
+
+    def feed_polling(self) -> PollSettings:
+        """The limits of a feed poll: these settings plus the URL fetch limits of /add-article."""
+        return PollSettings(interval_minutes=self.feed_poll_minutes or 30.0,
+                            articles_per_poll=self.feed_articles_per_poll, max_age_days=self.article_max_age_days,
+                            max_bytes=self.max_upload_bytes, timeout=self.fetch_timeout,
+                            allow_private=self.allow_private_urls)
 
 
 def _int(env: Mapping[str, str], key: str, default: int | None, *, minimum: int | None = None,
@@ -138,4 +151,9 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
         cooldown_questions=_int(env, "COOLDOWN_QUESTIONS", 5, minimum=1) or 5,
         cooldown_lookups=_int(env, "COOLDOWN_LOOKUPS", 20, minimum=1) or 20,
         cooldown_seconds=_float(env, "COOLDOWN_SECONDS", 30.0, low=0.0, high=3600.0),
+        feed_poll_minutes=_float(env, "FEED_POLL_MINUTES", 30.0, low=0.0, high=7 * 24 * 60.0),
+        max_feeds=_int(env, "MAX_FEEDS", 20, minimum=1) or 20,
+        feed_articles_per_poll=_int(env, "FEED_ARTICLES_PER_POLL", 20, minimum=1) or 20,
+        feed_posts_per_poll=_int(env, "FEED_POSTS_PER_POLL", 3, minimum=0),
+        article_max_age_days=_float(env, "ARTICLE_MAX_AGE_DAYS", 0.0, low=0.0, high=36500.0) or None,
     )

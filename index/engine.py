@@ -417,6 +417,29 @@ class Engine:
             )
             return replace(report, removed=(doc_id,))
 
+    def remove_many(self, doc_ids: Sequence[str], *, corpus: str = "default", progress: Progress | None = None
+                    ) -> ChangeReport | None:
+        """Remove several documents in one new generation; ids not in the corpus are skipped.
+
+        Returns None (and writes nothing) when none of them is there.
+        """
+        cdir = self.corpus(corpus)
+        with cdir.writer_lock(self.settings.lock_timeout):
+            current, added_at = self._current_docs(cdir)
+            gone = [d.doc_id for d in current if d.doc_id in set(doc_ids)]
+            if not gone:
+                return None
+            state = cdir.read_state()
+            state["removed"] = sorted(set(state.get("removed", [])) | set(gone))
+            cdir.write_state(state)
+            for doc_id in gone:
+                cdir.drop_added(doc_id)
+            report = self._write_generation(
+                cdir, [d for d in current if d.doc_id not in set(gone)], progress, added_at=added_at,
+                figures=self._current_figures(cdir),
+            )
+            return replace(report, removed=tuple(gone))
+
     def _current_docs(self, cdir: CorpusDir, *, from_sources: bool = True) -> tuple[list[Document], dict[str, str]]:
         """Documents of the live generation; when there is none or it is unreadable, those of its
         sources (or nothing, without ``from_sources``), so that an add never drops the rest."""

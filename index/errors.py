@@ -31,6 +31,10 @@ class FetchError(NewsQAError):
     """A URL could not be fetched, or was refused (scheme, private address, content type)."""
 
 
+class FeedError(NewsQAError):
+    """A URL is not a usable feed, or a feed operation was refused (limit reached, unknown feed)."""
+
+
 class DocumentNotFoundError(NewsQAError):
     """No document with the given id exists in the corpus."""
 

@@ -16,6 +16,7 @@ import socket
 import ssl
 import time
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -41,6 +42,9 @@ class FetchedPage:
     content_type: str
     charset: str | None
     body: bytes
+    etag: str | None = None  # validators for a conditional GET of the same URL next time
+    last_modified: str | None = None
+    not_modified: bool = False  # HTTP 304 to a conditional GET: the body is empty, nothing changed
 
 
 def _embedded_ipv4(ip: Address) -> ipaddress.IPv4Address | None:
@@ -146,7 +150,8 @@ def _remaining(deadline: float, url: str, timeout: float) -> float:
     return left
 
 
-def _open(url: str, *, deadline: float, timeout: float, allow_private: bool, user_agent: str
+def _open(url: str, *, deadline: float, timeout: float, allow_private: bool, user_agent: str,
+          accept: str | None = None, headers: Mapping[str, str] | None = None
           ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     """Check one hop's URL, connect to a vetted address and send the GET."""
     parts = urlsplit(url)
@@ -169,8 +174,10 @@ def _open(url: str, *, deadline: float, timeout: float, allow_private: bool, use
         try:
             conn.putrequest("GET", path, skip_accept_encoding=True)
             conn.putheader("User-Agent", user_agent)
-            conn.putheader("Accept", ", ".join(ALLOWED_CONTENT_TYPES) + ";q=0.9, */*;q=0.1")
+            conn.putheader("Accept", accept or ", ".join(ALLOWED_CONTENT_TYPES) + ";q=0.9, */*;q=0.1")
             conn.putheader("Accept-Encoding", "identity")
+            for name, value in (headers or {}).items():
+                conn.putheader(name, value)
             conn.endheaders()
             return conn, conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
@@ -235,26 +242,39 @@ def _read_body(conn: http.client.HTTPConnection, resp: http.client.HTTPResponse,
     return bytes(out)
 
 
-def _content_type(resp: http.client.HTTPResponse, url: str) -> tuple[str, str | None]:
+def _content_type(resp: http.client.HTTPResponse, url: str, accepted: Sequence[str] = ALLOWED_CONTENT_TYPES,
+                  what: str = "a web page or text") -> tuple[str, str | None]:
     message = resp.msg
     media = message.get_content_type() if message.get("Content-Type") else ""
-    if media not in ALLOWED_CONTENT_TYPES:
+    if media not in accepted:
         shown = message.get("Content-Type") or "no content type"
-        raise FetchError(f"refused {url}: content type {shown!r} is not a web page or text "
-                         f"(accepted: {', '.join(ALLOWED_CONTENT_TYPES)})")
+        raise FetchError(f"refused {url}: content type {shown!r} is not {what} "
+                         f"(accepted: {', '.join(accepted)})")
     charset = message.get_content_charset()
     return media, charset
 
 
 def fetch_url(url: str, *, max_bytes: int = 5_000_000, timeout: float = 15.0, allow_private: bool = False,
-              user_agent: str = "newsqa/0.1") -> FetchedPage:
-    """Fetch ``url`` with SSRF protection, following up to 5 redirects, within size and time limits."""
+              user_agent: str = "newsqa/0.1", content_types: Sequence[str] = ALLOWED_CONTENT_TYPES,
+              what: str = "a web page or text", etag: str | None = None, last_modified: str | None = None
+              ) -> FetchedPage:
+    """Fetch ``url`` with SSRF protection, following up to 5 redirects, within size and time limits.
+
+    ``content_types`` (with ``what`` naming them in the refusal) are the media types accepted. With
+    ``etag`` or ``last_modified`` from an earlier fetch, the GET is conditional and an unchanged
+    resource comes back as ``not_modified`` with an empty body.
+    """
     deadline = time.monotonic() + timeout
     current = url.strip()
+    conditional = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
+    accept = None if content_types == ALLOWED_CONTENT_TYPES else ", ".join(content_types) + ";q=0.9, */*;q=0.1"
     for hop in range(MAX_REDIRECTS + 1):
         conn, resp = _open(current, deadline=deadline, timeout=timeout, allow_private=allow_private,
-                           user_agent=user_agent)
+                           user_agent=user_agent, accept=accept, headers=conditional)
         try:
+            if resp.status == 304 and conditional:
+                return FetchedPage(url=current, content_type="", charset=None, body=b"", etag=etag,
+                                   last_modified=last_modified, not_modified=True)
             if resp.status in _REDIRECT_STATUSES:
                 location = resp.getheader("Location")
                 if not location:
@@ -264,10 +284,11 @@ def fetch_url(url: str, *, max_bytes: int = 5_000_000, timeout: float = 15.0, al
                 continue
             if not 200 <= resp.status < 300:
                 raise FetchError(f"{current} answered HTTP {resp.status} {resp.reason}; check the URL")
-            media, charset = _content_type(resp, current)
+            media, charset = _content_type(resp, current, content_types, what)
             body = _read_body(conn, resp, url=current, max_bytes=max_bytes, deadline=deadline, timeout=timeout)
             log.info("fetched %s (%s, %d bytes)", current, media, len(body))
-            return FetchedPage(url=current, content_type=media, charset=charset, body=body)
+            return FetchedPage(url=current, content_type=media, charset=charset, body=body,
+                               etag=resp.getheader("ETag"), last_modified=resp.getheader("Last-Modified"))
         except TimeoutError as exc:
             raise FetchError(f"timed out after {timeout:g} s fetching {current}; try again or raise the timeout") from exc
         finally:

@@ -30,7 +30,9 @@ UNANSWERABLE = "What is the capital of Peru?"
 
 @pytest.fixture
 def bot_settings(tmp_path: Path) -> Settings:
-    return Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS, cooldown_questions=50, cooldown_seconds=30.0)
+    # No feed poller loop: its timer would move SimCord's virtual clock (tests/test_bot_feeds.py turns it on).
+    return Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS, cooldown_questions=50, cooldown_seconds=30.0,
+                    feed_poll_minutes=0)
 
 
 @pytest.fixture

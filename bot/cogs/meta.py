@@ -24,7 +24,7 @@ Each server has its own articles; direct messages answer from the shared starter
 
 HELP_ADMIN = """\
 `/reindex` rebuild from the sources · `/add-article` a file (.txt .md .html), a URL or pasted text · \
-`/remove-article` · `/gaps` questions we could not answer · `/status` index size, model, latency.
+`/remove-article` · `/gaps` questions we could not answer · `/status` index size, model, latency · `/feed-add` follow a news feed (new articles come in by themselves) · `/feed-remove` · `/feeds`.
 For members with Manage Server or an admin role; changes apply to this server only and are audited."""
 
 
