@@ -14,6 +14,7 @@ hit@1, hit@3, answered, declined, body recall, boilerplate.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -112,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, default=None, help="keep the index here (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "eval_news.json")
     parser.add_argument("--misses", action="store_true", help="list every miss")
+    parser.add_argument("--cv", type=Path, default=None,
+                        help="folder of cross-validation ranker models (bench/tune_ranker.py --save-folds): score "
+                             "each question with the model that never saw its page, instead of the packaged one")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -137,14 +141,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"indexed in {time.perf_counter() - t0:.1f} s")
     questions = read_jsonl(folder / "questions.jsonl")
     oos = read_jsonl(folder / "oos.jsonl")
-    answers = engine.ask_many([q["question"] for q in questions + oos], corpus="news-dev", k=3)
+    if args.cv:
+        # Each question ranked by the fold model that never saw its page (bench/tune_ranker.py --save-folds).
+        folds = json.loads((args.cv / "folds.json").read_text())
+        answers = [None] * (len(questions) + len(oos))
+        base = engine.settings
+        for f in sorted(set(folds.values())):
+            retrieval = dataclasses.replace(base.retrieval, ranker="learned", ranker_model=str(args.cv / f"fold-{f}.txt"))
+            engine.settings = dataclasses.replace(base, retrieval=retrieval)
+            engine._indexes.clear()
+            mine = [i for i, q in enumerate(questions) if folds[q["page"]] == f]
+            mine += [len(questions) + i for i in range(len(oos)) if i % 5 == f]
+            for i, a in zip(mine, engine.ask_many([(questions + oos)[i]["question"] for i in mine], corpus="news-dev", k=3)):
+                answers[i] = a
+        engine.settings = base
+    else:
+        answers = engine.ask_many([q["question"] for q in questions + oos], corpus="news-dev", k=3)
     figures, misses = score(questions, oos, answers, scorer.norm)
     if args.misses:
         print("\n".join(misses))
     print(f"\n{'set':10} {'hit@1':>6} {'hit@3':>6} {'answered':>9} {'declined':>9} {'body recall':>12} {'boilerplate':>12}")
     print(f"{'news-dev':10} {figures['hit1']:6.3f} {figures['hit3']:6.3f} {figures['answered']:9.3f} "
           f"{figures['declined']:9.3f} {extraction['body_recall']:12.3f} {extraction['boilerplate']:12.3f}")
-    result = {"data": str(folder), "retrieval": figures, "extraction": extraction,
+    result = {"data": str(folder), "ranker": "cross-validated folds" if args.cv else engine.settings.retrieval.ranker,
+              "retrieval": figures, "extraction": extraction,
               "threshold": engine.settings.retrieval.threshold, "misses": misses}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

@@ -22,17 +22,17 @@ MODEL_PATH = Path(__file__).resolve().parent / "models" / "ranker.txt"
 EXCLUDED = ("heading", "bm25_raw", "bm25_paragraph_raw")
 
 _lock = threading.Lock()
-_booster = None
+_boosters: dict[str, object] = {}
 
 
-def _load():
-    global _booster
+def _load(path: str | None):
+    key = str(path or MODEL_PATH)
     with _lock:
-        if _booster is None:
+        if key not in _boosters:
             import lightgbm  # imported lazily: only asking needs it
 
-            _booster = lightgbm.Booster(model_file=str(MODEL_PATH))
-    return _booster
+            _boosters[key] = lightgbm.Booster(model_file=key)
+    return _boosters[key]
 
 
 def columns(features: tuple[str, ...]) -> list[int]:
@@ -40,10 +40,13 @@ def columns(features: tuple[str, ...]) -> list[int]:
     return [i for i, name in enumerate(features) if name not in EXCLUDED]
 
 
-def score(matrix: np.ndarray, features: tuple[str, ...]) -> np.ndarray:
-    """Ranker scores of candidates (rows of ``matrix``, columns ``features``); higher is better."""
+def score(matrix: np.ndarray, features: tuple[str, ...], model: str | None = None) -> np.ndarray:
+    """Ranker scores of candidates (rows of ``matrix``, columns ``features``); higher is better.
+
+    ``model`` is a LightGBM model file; the packaged ranker when None.
+    """
     if not len(matrix):
         return np.zeros(0, dtype=np.float32)
-    booster = _load()
+    booster = _load(model)
     # LightGBM's own threads cost more than they save on ~100 rows.
     return np.asarray(booster.predict(matrix[:, columns(features)], num_threads=1), dtype=np.float32)

@@ -77,6 +77,7 @@ class RetrievalSettings:
     w_title: float = 0.0  # cosine(question, the document's title)
     w_coverage: float = 0.0  # share of the question's words found in the sentence
     ranker: str = "linear"  # "learned" (index/ranker.py, LambdaMART) or "linear" (the w_* weights above)
+    ranker_model: str | None = None  # a LightGBM model file; None: the packaged one
     # Confidence: logistic weights of (cosine, paragraph cosine, title cosine, coverage, paragraph
     # coverage, name coverage, asked type missing, bias); see CorpusIndex.confidence.
     confidence_weights: tuple[float, ...] = (5.5, 4.8, 0.0, 3.4, 4.2, 0.0, 0.0, -8.5)
@@ -419,7 +420,7 @@ class CorpusIndex:
         c = self.candidates(query_vector, question, max(s.candidates, k))
         f = c.features
         if s.ranker == "learned":
-            score = ranker.score(f, FEATURES)
+            score = ranker.score(f, FEATURES, s.ranker_model)
         else:
             score = f[:, :FUSED] @ s.weights()
         score[f[:, FEATURES.index("heading")] > 0] = -np.inf  # headings and the headline are never answers

@@ -1,0 +1,52 @@
+"""What a question asks for, and which sentences hold it (index/answertypes.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.answertypes import TYPES, question_types, sentence_types
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("How old is the guy who threatened Ilhan Omar?", ("age",)),
+        ("Who leads ESA's SciSpacE team?", ("person",)),
+        ("Which think-tank expert is quoted on the trade talks?", ("person",)),
+        ("What weapons did the man who threatened Omar keep at home?", ()),  # "who" opens a clause, not the question
+        ("When will Austria choose a design?", ("date",)),
+        ("When was the Fort Worth girl kidnapped?", ("date",)),  # "Worth" is not money
+        ("Which city is hosting the Democratic debate?", ("place",)),
+        ("How many witnesses did the prosecutors talk to?", ("count",)),
+        ("How much revenue did Home Depot bring in?", ("money", "percent", "count", "quantity")),
+        ("How long was Assange jailed for skipping bail?", ("duration", "date")),
+        ("What was the score of the Chargers-Chiefs game?", ("score",)),
+        ("What company did Google just buy?", ("name", "person")),
+        ("How far can the RAV4 Prime drive on electricity alone?", ("quantity", "count")),
+        ("Why did Sweden drop the case?", ()),
+    ],
+)
+def test_question_types(question: str, kinds: tuple[str, ...]) -> None:
+    assert question_types(question) == kinds
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kind", "holds"),
+    [
+        ("Patrick W. Carlineo Jr., 55, of Addison, pleaded guilty.", "age", True),
+        ("The 48-year-old Australian was evicted in April.", "age", True),
+        ("The man was arrested in April.", "age", False),
+        ("Sentencing is scheduled for Feb. 14.", "date", True),
+        ("Austria will choose a design in the first half of next year.", "date", True),
+        ("Ten candidates will face off in Atlanta.", "place", True),
+        ("Revenue rose 3.5 percent to $27.2 billion.", "money", True),
+        ("Revenue rose 3.5 percent to $27.2 billion.", "percent", True),
+        ("They lost 24-17 to the Chiefs.", "score", True),
+        ("He was sentenced to 50 weeks in jail.", "duration", True),
+        ("Interviews with seven witnesses were held.", "count", True),
+        ("It was said by Team Leader Jennifer Ngo-Anh.", "person", True),
+        ("The decision was taken on Tuesday.", "person", False),
+    ],
+)
+def test_sentence_types(sentence: str, kind: str, holds: bool) -> None:
+    assert sentence_types(sentence)[TYPES.index(kind)] is holds
