@@ -23,10 +23,10 @@ def test_rejected_token_is_reported_without_the_token(tmp_path, monkeypatch, cap
     monkeypatch.setattr(bot.runtime, "make_engine", lambda s, index_dir=None: Engine(
         s.index_dir, HashingEncoder(), EngineSettings(seeds_dir=SEEDS)))
 
-    async def reject(self, token, *, reconnect=True):
+    async def reject(self, token):
         raise discord.LoginFailure("Improper token has been passed.")
 
-    monkeypatch.setattr(NewsQABot, "start", reject)
+    monkeypatch.setattr(NewsQABot, "login", reject)
     assert main.run_bot(settings) == 1
     err = capsys.readouterr().err
     assert "DISCORD_TOKEN was rejected by Discord: Improper token has been passed." in err
