@@ -53,3 +53,16 @@ def real_engine(tmp_path_factory, real_encoder) -> Engine:
     engine = Engine(tmp_path_factory.mktemp("real-index"), real_encoder, EngineSettings(seeds_dir=SEEDS))
     engine.ensure("default")
     return engine
+
+
+@pytest.fixture(autouse=True)
+def _drop_newsqa_log_handlers():
+    """Entry points called in a test (``bot.cli.main``) add log handlers to the root logger; remove them after."""
+    import logging
+
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "newsqa", False):
+            root.removeHandler(handler)
+            handler.close()

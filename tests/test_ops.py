@@ -44,19 +44,7 @@ def test_settings_for_operations(tmp_path):
         load_settings(None, {"LOG_QUESTIONS": "maybe"})
 
 
-@pytest.fixture
-def restore_logging():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
-
-
-def test_log_file_gets_filtered_lines(tmp_path, restore_logging):
+def test_log_file_gets_filtered_lines(tmp_path):
     log_file = tmp_path / "logs" / "newsqa.log"
     setup_logging("INFO", log_file=log_file, secret=TOKEN)
     logging.getLogger("discord.client").warning("PyNaCl is not installed, voice will NOT be supported")
@@ -80,7 +68,7 @@ def test_log_file_gets_filtered_lines(tmp_path, restore_logging):
     assert "[token]" in text.split("unexpected")[1]
 
 
-def test_unwritable_log_file_is_a_clear_error(tmp_path, restore_logging):
+def test_unwritable_log_file_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(LogFileError, match="LOG_FILE=.*cannot be written"):
@@ -146,3 +134,51 @@ def test_start_up_without_discord_retries_then_stops_cleanly_on_sigterm(tmp_path
     assert "logging in using static token" not in text  # one line per try
     assert "received SIGTERM: stopping" in text and text.rstrip().endswith("stopped")
     assert TOKEN not in text + out
+
+
+def test_every_setting_is_in_env_example_and_readme():
+    import re
+
+    keys = set(re.findall(r'env(?:\.get\(|, )"([A-Z_]+)"', (ROOT / "bot" / "settings.py").read_text()))
+    assert {"DISCORD_TOKEN", "LOG_FILE", "LOG_QUESTIONS", "SHUTDOWN_TIMEOUT"} <= keys
+    example = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    readme = (ROOT / "README.md").read_text()
+    assert keys <= example, keys - example
+    assert not [k for k in keys if f"`{k}`" not in readme]
+
+
+# ------------------------------------------------------------ the question log line, under SimCord
+
+from tests.botfixtures import ANSWERABLE, UNANSWERABLE, World, bot_engine, bot_settings, simcord_bot, world  # noqa: E402,F401,I001
+
+
+async def test_one_log_line_per_question_without_its_text(world: World, caplog):
+    caplog.set_level(logging.INFO, logger="bot.app")
+    await world.alice.slash(world.channel, "ask", question=ANSWERABLE)
+    await world.alice.slash(world.channel, "ask", question=UNANSWERABLE)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("question ")]
+    assert len(lines) == 2
+    assert f"server={world.guild.id} answered confidence=" in lines[0] and lines[0].endswith(" ms")
+    assert f"server={world.guild.id} declined confidence=" in lines[1]
+    assert "NATO" not in caplog.text and "Peru" not in caplog.text
+
+
+async def test_log_questions_adds_the_text(world: World, caplog):
+    caplog.set_level(logging.INFO, logger="bot.app")
+    world.configure(log_questions=True)
+    await world.alice.slash(world.channel, "ask", question=UNANSWERABLE)
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("question ")]
+    assert line.endswith(f"question={UNANSWERABLE!r}")
+
+
+async def test_while_stopping_commands_and_message_questions_are_refused(world: World):
+    world.bot.stopping = True
+    result = await world.alice.slash(world.channel, "ask", question=ANSWERABLE)
+    assert result.response.ephemeral and result.response.content == "I'm restarting right now; please try again in a minute."
+    assert world.env.errors  # the BotStopping check failure reached the error handler
+    world.configure(ask_channel_ids=frozenset({world.channel.id}))
+    await world.alice.send(world.channel, ANSWERABLE)
+    assert world.channel.last_message.author.id == world.alice.id  # no answer while stopping
+    world.bot.stopping = False
+    await world.alice.send(world.channel, ANSWERABLE)
+    assert world.channel.last_message.author.id == world.bot.user.id  # the same question is answered again
