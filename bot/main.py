@@ -39,9 +39,14 @@ INTENTS_HELP = (
 )
 
 
-def _error(text: str) -> int:
+# Exit codes: a problem only the operator can fix (token, intents) is 2, like a malformed setting, so that a
+# service manager need not restart into it (systemd: RestartPreventExitStatus=2); other failures are 1.
+EXIT_CONFIG = 2
+
+
+def _error(text: str, code: int = 1) -> int:
     print(f"newsqa: error: {text}", file=sys.stderr)
-    return 1
+    return code
 
 
 def check_corpora(engine: Engine) -> list[str]:
@@ -107,7 +112,7 @@ def run_bot(settings: Settings) -> int:
     (up to SHUTDOWN_TIMEOUT seconds; a second signal stops waiting), then the connection and SQLite close.
     """
     if not settings.discord_token:
-        return _error("DISCORD_TOKEN is not set; put it in .env (see .env.example)")
+        return _error("DISCORD_TOKEN is not set; put it in .env (see .env.example)", EXIT_CONFIG)
     token = settings.discord_token
     previous = signal.signal(signal.SIGTERM, _exit_now)  # until the event loop runs: stop at once
     try:
@@ -138,9 +143,9 @@ def run_bot(settings: Settings) -> int:
     try:
         asyncio.run(runner())
     except discord.LoginFailure as exc:
-        return _error(f"DISCORD_TOKEN was rejected by Discord: {exc}")
+        return _error(f"DISCORD_TOKEN was rejected by Discord: {exc}", EXIT_CONFIG)
     except discord.PrivilegedIntentsRequired:
-        return _error(INTENTS_HELP)
+        return _error(INTENTS_HELP, EXIT_CONFIG)
     except discord.HTTPException as exc:
         return _error(f"Discord refused the log-in: {exc}")
     except discord.ConnectionClosed as exc:

@@ -4,7 +4,8 @@ fake hashing encoder (no torch import) and Discord's address pointed where the t
     python tests/ops_worker.py DISCORD_API_BASE [FIRST_RETRY_SECONDS]
 
 Settings come from the environment (DISCORD_TOKEN, INDEX_DIR, SEEDS_DIR, ...), as in production;
-OPS_GATEWAY is the gateway's address, OPS_ENCODE_DELAY slows the fake encoder down (seconds per text).
+OPS_GATEWAY is the gateway's address, OPS_ENCODE_DELAY slows the fake encoder down (seconds per text),
+OPS_REAL_MODEL=1 keeps the real model (for bench/bench_ops.py).
 """
 
 from __future__ import annotations
@@ -52,5 +53,6 @@ if __name__ == "__main__":
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["OPS_GATEWAY"])
     if len(sys.argv) > 2:
         bot.main.RETRY_FIRST = float(sys.argv[2])
-    bot.runtime.make_engine = fake_engine
+    if os.environ.get("OPS_REAL_MODEL") != "1":
+        bot.runtime.make_engine = fake_engine
     sys.exit(main(["run"]))

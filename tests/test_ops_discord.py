@@ -64,11 +64,12 @@ def stop(proc: subprocess.Popen, timeout: float = 60) -> str:
     return err
 
 
-@pytest.mark.parametrize("outcome", ["completes", "abandoned"])
+@pytest.mark.parametrize("outcome", ["completes", "abandoned", "second signal"])
 def test_sigterm_during_add_article_leaves_it_fully_added_or_absent(tmp_path, discord_server, outcome):
     # "completes": the add (about 2.4 s of encoding) finishes within SHUTDOWN_TIMEOUT and the admin is told;
-    # "abandoned": it would take 24 s, SHUTDOWN_TIMEOUT is 1 s, so the bot exits without it.
-    delay, timeout = ("0.02", "30") if outcome == "completes" else ("0.2", "1")
+    # "abandoned": it would take 24 s, SHUTDOWN_TIMEOUT is 1 s, so the bot exits without it;
+    # "second signal": SHUTDOWN_TIMEOUT is 30 s, but a second SIGTERM says not to wait.
+    delay, timeout = {"completes": ("0.02", "30"), "abandoned": ("0.2", "1"), "second signal": ("0.2", "30")}[outcome]
     proc = start_bot(tmp_path, discord_server, OPS_ENCODE_DELAY=delay, SHUTDOWN_TIMEOUT=timeout)
     assert "$485 billion" in str(ask(discord_server, SEED_QUESTION))  # creates the server's corpus
     engine, corpus = server_engine(tmp_path)
@@ -77,6 +78,9 @@ def test_sigterm_during_add_article_leaves_it_fully_added_or_absent(tmp_path, di
     iid = add_article(discord_server)
     time.sleep(0.3)
     started = time.monotonic()
+    if outcome == "second signal":
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(1)
     err = stop(proc)
     took = time.monotonic() - started
     assert proc.returncode == 0, err
@@ -97,6 +101,7 @@ def test_sigterm_during_add_article_leaves_it_fully_added_or_absent(tmp_path, di
         records.close()
     else:
         assert took < 15, f"the bot should not wait for the abandoned add ({took:.1f} s)"
+        assert ("received SIGTERM again: not waiting" in err) == (outcome == "second signal")
         assert "harvest" not in docs and generation == before
         assert "/add-article file harvest.txt “Zorblax harvest hits a record” (harvest) did not finish in time and " \
                "is abandoned; the index keeps its last complete generation without it" in err
@@ -150,7 +155,7 @@ def test_a_rejected_token_stops_at_once(tmp_path):
         _, err = proc.communicate(timeout=60)
     finally:
         server.stop()
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a configuration error: systemd's RestartPreventExitStatus=2 keeps it stopped
     assert "DISCORD_TOKEN was rejected by Discord: Improper token has been passed." in err
     assert "retrying" not in err and "Traceback" not in err and TOKEN not in err
     assert [r for r in server.requests if r[1] == "/users/@me"] == [("GET", "/users/@me", None)]
