@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
+import discord.client
+from discord.backoff import ExponentialBackoff
 
 from index.errors import IndexCorruptError, ModelMismatchError, NewsQAError
 
@@ -120,6 +122,7 @@ def run_bot(settings: Settings) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     log.info("%s", startup_line(engine))
+    use_capped_reconnect()
 
     async def runner() -> None:
         stop, hurry = asyncio.Event(), asyncio.Event()
@@ -195,6 +198,24 @@ class Backoff:
         nominal = min(self.cap, self.first * 2 ** min(self.tries, 30))
         self.tries += 1
         return min(self.cap, nominal * self.rng.uniform(1 - self.jitter, 1 + self.jitter))
+
+
+RECONNECT_CAP = 60.0  # most seconds between discord.py's reconnect tries after log-in
+
+
+class ReconnectBackoff(ExponentialBackoff):
+    """discord.py's reconnect backoff, capped at RECONNECT_CAP seconds.
+
+    Its own grows to 1024 s: after a 300 s outage the bot stayed silent for another 340 s once the
+    network was back (bench/ops_outage.py). ``Client.connect`` builds its backoff inside the method,
+    so the entry point swaps the class in ``discord.client`` (``use_capped_reconnect``)."""
+
+    def delay(self) -> float:
+        return min(super().delay(), RECONNECT_CAP)
+
+
+def use_capped_reconnect() -> None:
+    discord.client.ExponentialBackoff = ReconnectBackoff  # type: ignore[attr-defined, misc]
 
 
 RETRY_FIRST = 5.0  # seconds before the second log-in attempt; doubling up to RETRY_CAP

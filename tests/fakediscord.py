@@ -65,6 +65,7 @@ class FakeDiscord:
             self._call(self._runner.cleanup())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()
 
     def go_offline(self) -> None:
         """An outage: open connections are cut and new ones refused until ``come_back``."""
@@ -115,13 +116,14 @@ class FakeDiscord:
         token = f"token-{iid}"
         return [r for r in list(self.requests) if token in r[1]]
 
-    def wait_for(self, condition: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    def wait_for(self, condition: Callable[[], Any], timeout: float = 30, what: str = "condition",
+                 poll: float = 0.05) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = condition()
             if value:
                 return value
-            time.sleep(0.05)
+            time.sleep(poll)
         raise AssertionError(f"fake Discord: timed out waiting for {what}; requests: {self.requests[-10:]}")
 
     def _call(self, coro: Any) -> Any:

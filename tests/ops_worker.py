@@ -5,7 +5,8 @@ fake hashing encoder (no torch import) and Discord's address pointed where the t
 
 Settings come from the environment (DISCORD_TOKEN, INDEX_DIR, SEEDS_DIR, ...), as in production;
 OPS_GATEWAY is the gateway's address, OPS_ENCODE_DELAY slows the fake encoder down (seconds per text),
-OPS_REAL_MODEL=1 keeps the real model (for bench/bench_ops.py).
+OPS_REAL_MODEL=1 keeps the real model (for bench/bench_ops.py), OPS_RECONNECT_CAP replaces
+bot.main.RECONNECT_CAP (bench/ops_outage.py compares it with discord.py's own backoff).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ if __name__ == "__main__":
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["OPS_GATEWAY"])
     if len(sys.argv) > 2:
         bot.main.RETRY_FIRST = float(sys.argv[2])
+    if os.environ.get("OPS_RECONNECT_CAP"):
+        bot.main.RECONNECT_CAP = float(os.environ["OPS_RECONNECT_CAP"])
     if os.environ.get("OPS_REAL_MODEL") != "1":
         bot.runtime.make_engine = fake_engine
     sys.exit(main(["run"]))

@@ -182,3 +182,19 @@ async def test_while_stopping_commands_and_message_questions_are_refused(world: 
     world.bot.stopping = False
     await world.alice.send(world.channel, ANSWERABLE)
     assert world.channel.last_message.author.id == world.bot.user.id  # the same question is answered again
+
+
+def test_reconnect_backoff_after_log_in_is_capped():
+    import discord.client
+
+    from bot.main import RECONNECT_CAP, ReconnectBackoff, use_capped_reconnect
+
+    backoff = ReconnectBackoff()
+    delays = [backoff.delay() for _ in range(40)]
+    assert max(delays) <= RECONNECT_CAP < 1024
+    original = discord.client.ExponentialBackoff
+    try:
+        use_capped_reconnect()
+        assert discord.client.ExponentialBackoff is ReconnectBackoff  # what Client.connect builds
+    finally:
+        discord.client.ExponentialBackoff = original
