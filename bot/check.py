@@ -49,6 +49,7 @@ class Checker:
         self.failed = 0
 
     def run(self, what: str, check: Callable[[], str]) -> bool:
+        """Run one check (it returns what it found, or raises with what is wrong) and print its line."""
         try:
             detail = check()
         except (NewsQAError, OSError) as exc:

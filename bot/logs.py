@@ -6,8 +6,11 @@ voice warnings (this bot has no voice) and turn discord.py's reconnect traceback
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import logging.handlers
+import socket
+import ssl
 import sys
 from pathlib import Path
 
@@ -59,26 +62,19 @@ class DiscordNoiseFilter(logging.Filter):
 
 def describe_error(exc: BaseException | None) -> str:
     """A short, plain reason for a network failure ("name not resolved", "connection refused", ...)."""
-    import asyncio
-    import socket
-    import ssl
+    import aiohttp  # here, not at the top: every CLI command sets up logging, few need aiohttp
 
-    try:
-        import aiohttp
-    except ImportError:  # pragma: no cover - aiohttp comes with discord.py
-        aiohttp = None
     if exc is None:
         return "unknown error"
-    if aiohttp is not None:
-        if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-            return f"TLS failed ({exc})"
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            cause = exc.os_error
-            if isinstance(cause, socket.gaierror):
-                return "name not resolved"
-            if isinstance(cause, ConnectionRefusedError):
-                return "connection refused"
-            return (cause.strerror or type(cause).__name__) if cause else str(exc)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return f"TLS failed ({exc})"
+    if isinstance(exc, aiohttp.ClientConnectorError):  # wraps the OS error that says what happened
+        cause = exc.os_error
+        if isinstance(cause, socket.gaierror):
+            return "name not resolved"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        return (cause.strerror or type(cause).__name__) if cause else str(exc)
     if isinstance(exc, socket.gaierror):
         return "name not resolved"
     if isinstance(exc, ConnectionRefusedError):
@@ -120,3 +116,5 @@ def setup_logging(level: str, *, log_file: Path | None = None, secret: str | Non
     root.setLevel(getattr(logging, level, logging.INFO))
     for noisy in NOISY:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # discord.py's DEBUG output has every gateway event, members' messages included: never below INFO.
+    logging.getLogger("discord").setLevel(max(logging.INFO, root.level))

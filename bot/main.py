@@ -163,6 +163,7 @@ def run_bot(settings: Settings) -> int:
 
 
 def _exit_now(signum: int, frame: object) -> None:
+    """SIGTERM before the event loop runs (loading the model, building the seeds corpus): stop now, exit 0."""
     raise SystemExit(0)
 
 
@@ -195,6 +196,7 @@ class Backoff:
     tries: int = 0
 
     def next(self) -> float:
+        """Seconds to wait before the next try."""
         nominal = min(self.cap, self.first * 2 ** min(self.tries, 30))
         self.tries += 1
         return min(self.cap, nominal * self.rng.uniform(1 - self.jitter, 1 + self.jitter))
@@ -215,6 +217,7 @@ class ReconnectBackoff(ExponentialBackoff):
 
 
 def use_capped_reconnect() -> None:
+    """Make discord.py's reconnect loop (``Client.connect``) use ReconnectBackoff."""
     discord.client.ExponentialBackoff = ReconnectBackoff  # type: ignore[attr-defined, misc]
 
 
@@ -225,6 +228,7 @@ LOGIN_TIMEOUT = 60.0  # seconds for one log-in attempt (a dropped route would ot
 
 
 def discord_host() -> str:
+    """The host the bot logs in to (discord.com), for the retry log lines."""
     url = urllib.parse.urlsplit(discord.http.Route.BASE)
     return url.netloc or "discord.com"
 

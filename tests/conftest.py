@@ -57,10 +57,16 @@ def real_engine(tmp_path_factory, real_encoder) -> Engine:
 
 @pytest.fixture(autouse=True)
 def _drop_newsqa_log_handlers():
-    """Entry points called in a test (``bot.cli.main``) add log handlers to the root logger; remove them after."""
+    """Entry points called in a test (``bot.cli.main``) add log handlers and set levels; undo that after."""
     import logging
 
+    from bot.logs import NOISY
+
+    names = ("", "discord", *NOISY)
+    levels = {name: logging.getLogger(name).level for name in names}
     yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "newsqa", False):

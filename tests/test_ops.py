@@ -68,6 +68,17 @@ def test_log_file_gets_filtered_lines(tmp_path):
     assert "[token]" in text.split("unexpected")[1]
 
 
+def test_debug_level_keeps_discord_py_payloads_out(tmp_path):
+    log_file = tmp_path / "newsqa.log"
+    setup_logging("DEBUG", log_file=log_file)
+    logging.getLogger("discord.gateway").debug("For Shard ID %s: WebSocket Event: %s", None, {"content": "hello"})
+    logging.getLogger("bot.app").debug("a newsqa debug line")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = log_file.read_text(encoding="utf-8")
+    assert "a newsqa debug line" in text and "WebSocket Event" not in text
+
+
 def test_unwritable_log_file_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
