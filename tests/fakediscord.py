@@ -37,8 +37,9 @@ def _json(data: Any, status: int = 200) -> web.Response:
 class FakeDiscord:
     """Discord's REST API and gateway on 127.0.0.1, served from a background thread."""
 
-    def __init__(self, *, reject_token: bool = False) -> None:
+    def __init__(self, *, reject_token: bool = False, failing_logins: int = 0) -> None:
         self.reject_token = reject_token
+        self.failing_logins = failing_logins  # the first log-ins get a 503 (a Discord outage)
         self.requests: list[tuple[str, str, Any]] = []
         self.identifies = 0
         self.resumes = 0
@@ -209,6 +210,9 @@ class FakeDiscord:
                 body = None
         self.requests.append((request.method, path, body))
         if path == "/users/@me" and request.method == "GET":
+            if self.failing_logins > 0:
+                self.failing_logins -= 1
+                return web.Response(status=503, text="upstream connect error", content_type="text/plain")
             if self.reject_token:
                 return _json({"message": "401: Unauthorized", "code": 0}, status=401)
             return _json(BOT_USER)

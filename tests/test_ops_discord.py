@@ -159,3 +159,18 @@ def test_a_rejected_token_stops_at_once(tmp_path):
     assert "DISCORD_TOKEN was rejected by Discord: Improper token has been passed." in err
     assert "retrying" not in err and "Traceback" not in err and TOKEN not in err
     assert [r for r in server.requests if r[1] == "/users/@me"] == [("GET", "/users/@me", None)]
+
+
+def test_discord_outage_at_log_in_is_retried_until_it_ends(tmp_path):
+    server = FakeDiscord(failing_logins=2).start()
+    try:
+        proc = start_bot(tmp_path, server)
+        assert "$485 billion" in str(ask(server, SEED_QUESTION))
+        err = stop(proc)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, err
+    tries = [line for line in err.splitlines() if "retrying in" in line]
+    assert len(tries) == 2 and all(f"can't reach 127.0.0.1:{server.port}: Discord answered HTTP 503; retrying in" in t
+                                   for t in tries), err
+    assert f"reached 127.0.0.1:{server.port} after 2 failed attempts" in err and "Traceback" not in err
