@@ -286,8 +286,8 @@ class NewsQABot(commands.Bot):
         """Take no new interactions, let running admin writes and rebuilds finish (up to ``timeout``
         seconds, or until ``hurry`` is set), then close the Discord connection and the records.
 
-        Returns what was still running and is abandoned; an abandoned write never went live, so the
-        index stays at its last complete generation.
+        Returns what was still running and is abandoned: the process exits without waiting for it, and
+        since a write goes live only once complete, the index keeps its last complete generation.
         """
         self.stopping = True
         running = {**self.writes, **{task: f"rebuild of corpus {c}" for c, task in self.rebuilds.items()}}
