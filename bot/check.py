@@ -138,8 +138,8 @@ def run_check(settings: Settings, index_dir: Path | None = None) -> int:
             engine.close()
 
     if checks.failed:
-        print(f"{checks.failed} problem{'s' if checks.failed > 1 else ''} found: fix {'them' if checks.failed > 1 else 'it'}"
-              " before starting the bot.")
+        many = checks.failed > 1
+        print(f"{checks.failed} problem{'s' if many else ''} found: fix {'them' if many else 'it'} before starting the bot.")
         return 1
     print("All checks passed: `newsqa run` can start the bot.")
     return 0

@@ -258,7 +258,8 @@ async def connect_with_retry(bot: discord.Client, token: str, stop: asyncio.Even
     else:
         return
     if backoff.tries:
-        log.info("reached %s after %d failed attempts", discord_host(), backoff.tries)
+        plural = "s" if backoff.tries > 1 else ""
+        log.info("reached %s after %d failed attempt%s", discord_host(), backoff.tries, plural)
     await bot.connect(reconnect=True)
 
 

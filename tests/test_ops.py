@@ -14,9 +14,19 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import STOPPING_MESSAGE
 from bot.logs import LogFileError, describe_error, setup_logging
 from bot.main import Backoff
 from bot.settings import SettingsError, load_settings
+from tests.botfixtures import (  # noqa: F401 - fixtures
+    ANSWERABLE,
+    UNANSWERABLE,
+    World,
+    bot_engine,
+    bot_settings,
+    simcord_bot,
+    world,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.Gabcde.secret-token-value-xyz"
@@ -160,8 +170,6 @@ def test_every_setting_is_in_env_example_and_readme():
 
 # ------------------------------------------------------------ the question log line, under SimCord
 
-from tests.botfixtures import ANSWERABLE, UNANSWERABLE, World, bot_engine, bot_settings, simcord_bot, world  # noqa: E402,F401,I001
-
 
 async def test_one_log_line_per_question_without_its_text(world: World, caplog):
     caplog.set_level(logging.INFO, logger="bot.app")
@@ -185,7 +193,7 @@ async def test_log_questions_adds_the_text(world: World, caplog):
 async def test_while_stopping_commands_and_message_questions_are_refused(world: World):
     world.bot.stopping = True
     result = await world.alice.slash(world.channel, "ask", question=ANSWERABLE)
-    assert result.response.ephemeral and result.response.content == "I'm restarting right now; please try again in a minute."
+    assert result.response.ephemeral and result.response.content == STOPPING_MESSAGE
     assert world.env.errors  # the BotStopping check failure reached the error handler
     world.configure(ask_channel_ids=frozenset({world.channel.id}))
     await world.alice.send(world.channel, ANSWERABLE)
