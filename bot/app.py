@@ -11,22 +11,26 @@ only through ``in_corpus`` (reads) and ``writable_corpus`` (admin writes).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from index.engine import Engine, clean_question
 from index.errors import IndexCorruptError, ModelMismatchError, NewsQAError
-from index.models import Answer
+from index.models import Answer, ChangeReport
 
 from .format import escape, plain_clip
+from .logs import describe_error
 from .records import Records
 from .settings import Settings
 
@@ -42,6 +46,8 @@ NEUTRAL_PLACEHOLDER = "This one couldn't be answered; the asker has been told wh
 NOT_ADMIN = "This command is for admins: members with **Manage Server** or an admin role."
 SEEDS_CORPUS = "seeds"  # what direct messages read: the shared seed articles, never changed from Discord
 RETRY_REBUILD_AFTER = 60.0  # seconds before a failed rebuild of a corpus is tried again
+STOPPING_MESSAGE = "I'm restarting right now; please try again in a minute."
+NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)  # Discord can't be reached
 
 
 class CorpusRebuildingError(NewsQAError):
@@ -59,6 +65,10 @@ def rebuilding_message(guild_id: int | None) -> str:
 
 class NotAdmin(app_commands.CheckFailure):
     """The member is neither a Manage Server holder nor in ADMIN_ROLE_IDS."""
+
+
+class BotStopping(app_commands.CheckFailure):
+    """The bot is shutting down and takes no new interactions."""
 
 
 class OnCooldown(app_commands.CheckFailure):
@@ -118,11 +128,16 @@ def error_text(error: BaseException) -> str:
         return NOT_ADMIN
     if isinstance(error, OnCooldown):
         return cooldown_message(error.retry_after, error.what)
+    if isinstance(error, BotStopping):
+        return STOPPING_MESSAGE
     if isinstance(original, NewsQAError):
         log.info("refused: %s", original)
         return "Sorry, " + escape(str(original))
     if isinstance(error, app_commands.CheckFailure):
         return "You can't use this command here."
+    if isinstance(original, NETWORK_ERRORS):  # Discord unreachable mid-command (an outage): one line, no traceback
+        log.warning("could not reach Discord to answer: %s", describe_error(original))
+        return GENERIC_ERROR
     log.exception("unexpected error", exc_info=original)
     return GENERIC_ERROR
 
@@ -138,6 +153,13 @@ class NewsQATree(app_commands.CommandTree):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         refund_allowance(interaction)  # a question that ended in an error does not use up the allowance
         await report_error(interaction, error)
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        if getattr(interaction.client, "stopping", False):
+            if interaction.type is discord.InteractionType.autocomplete:
+                return False
+            raise BotStopping()
+        return True
 
 
 PLACEHOLDER = "placeholder"  # interaction.extras key: "public" or "private" while "thinking…" is showing
@@ -179,6 +201,8 @@ async def send_private(interaction: discord.Interaction, text: str) -> None:
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=none)
     except discord.HTTPException:
         log.exception("could not tell the user about an error")
+    except NETWORK_ERRORS as exc:
+        log.warning("could not tell the user about an error: %s", describe_error(exc))
 
 
 async def respond_soon(interaction: discord.Interaction, work: Awaitable[T], *, ephemeral: bool) -> T:
@@ -202,6 +226,14 @@ async def reply(interaction: discord.Interaction, **kwargs: Any) -> None:
         interaction.extras.pop(PLACEHOLDER, None)  # "thinking…" is the answer now
     else:
         await interaction.response.send_message(**kwargs)
+
+
+@dataclass
+class RunningWrite:
+    """An admin change in progress; ``report`` is set once it is live in the index."""
+
+    what: str
+    report: ChangeReport | None = None
 
 
 class NewsQABot(commands.Bot):
@@ -233,11 +265,15 @@ class NewsQABot(commands.Bot):
         self._failed_rebuilds: dict[str, float] = {}  # corpus -> when its last rebuild failed
         self._ready_corpora: set[str] = set()  # corpora known to exist and load
         self._corpus_locks: dict[str, asyncio.Lock] = {}
+        self.stopping = False  # set by shutdown(): no new questions or commands
+        self.writes: dict[asyncio.Task[Any], str] = {}  # admin writes running -> what they do
 
     # ------------------------------------------------------------ lifecycle
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
+            if name in self.extensions:  # a log-in retried after a network error runs this hook again
+                continue
             try:
                 await self.load_extension(name)
             except Exception as exc:  # one broken cog must not take the others down
@@ -262,8 +298,61 @@ class NewsQABot(commands.Bot):
         # No prefix commands: questions in messages are handled by the qa cog's listener.
         return
 
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        if self.stopping and event_name == "message":  # shutting down: no new questions from messages
+            return
+        super().dispatch(event_name, *args, **kwargs)
+
     async def on_ready(self) -> None:
-        log.info("logged in as %s (%s) in %d guilds", self.user, self.user and self.user.id, len(self.guilds))
+        servers = ", ".join(f"{g.name} ({g.id})" for g in sorted(self.guilds, key=lambda g: g.id)[:20])
+        more = f" and {len(self.guilds) - 20} more" if len(self.guilds) > 20 else ""
+        log.info("connected to Discord as %s (%s); serving %d servers%s%s", self.user, self.user and self.user.id,
+                 len(self.guilds), f": {servers}" if servers else "", more)
+
+    @contextlib.asynccontextmanager
+    async def admin_write(self, what: str) -> AsyncIterator[RunningWrite]:
+        """Mark an admin change as running, so that shutdown lets it finish and says how it ended.
+
+        The caller sets ``report`` on the yielded record once the engine has made the change live."""
+        task = asyncio.current_task()
+        assert task is not None
+        write = RunningWrite(what)
+        self.writes[task] = what
+        try:
+            yield write
+        finally:
+            self.writes.pop(task, None)
+            if self.stopping:
+                if write.report is not None:
+                    log.info("stopping: %s completed: it is in the index (generation %d)", what,
+                             write.report.generation)
+                else:
+                    log.warning("stopping: %s did not complete: the index is unchanged", what)
+
+    async def shutdown(self, timeout: float, *, hurry: asyncio.Event | None = None) -> list[str]:
+        """Take no new interactions, let running admin writes and rebuilds finish (up to ``timeout``
+        seconds, or until ``hurry`` is set), then close the Discord connection and the records.
+
+        Returns what was still running and is abandoned: the process exits without waiting for it, and
+        since a write goes live only once complete, the index keeps its last complete generation.
+        """
+        self.stopping = True
+        running = {**self.writes, **{task: f"rebuild of corpus {c}" for c, task in self.rebuilds.items()}}
+        if running:
+            log.info("stopping: waiting up to %.0f s for %s", timeout, "; ".join(running.values()))
+            hurried = asyncio.ensure_future((hurry or asyncio.Event()).wait())
+            pending = set(running)
+            deadline = time.monotonic() + timeout
+            while pending and not hurried.done() and (left := deadline - time.monotonic()) > 0:
+                done, _ = await asyncio.wait(pending | {hurried}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                pending -= done
+            hurried.cancel()
+        abandoned = [what for task, what in running.items() if not task.done()]
+        for what in abandoned:
+            log.warning("stopping: %s did not finish in time and is abandoned; the index keeps its last complete "
+                        "generation without it (run it again after the restart)", what)
+        await self.close()
+        return abandoned
 
     async def close(self) -> None:
         await super().close()
@@ -370,8 +459,9 @@ class NewsQABot(commands.Bot):
         latency_ms = (time.perf_counter() - started) * 1000
         qid = await self.run_blocking(self.records.log_question, answer, user_id=user_id, guild_id=guild_id,
                                       channel_id=channel_id, corpus=corpus, latency_ms=latency_ms, public=public)
-        log.info("question %d answered=%s confidence=%.2f in %.0f ms", qid, answer.answered, answer.confidence,
-                 latency_ms)
+        log.info("question %d server=%s %s confidence=%.2f in %.0f ms%s", qid,
+                 guild_id if guild_id is not None else "DM", "answered" if answer.answered else "declined",
+                 answer.confidence, latency_ms, f" question={question!r}" if self.settings.log_questions else "")
         return answer, qid
 
     def is_admin(self, interaction: discord.Interaction) -> bool:
@@ -401,6 +491,8 @@ class NewsQABot(commands.Bot):
             await channel.send(plain_clip(text, 2000), allowed_mentions=discord.AllowedMentions.none())
         except discord.HTTPException as exc:
             log.warning("could not post to the audit channel %s: %s", channel_id, exc)
+        except NETWORK_ERRORS as exc:
+            log.warning("could not post to the audit channel %s: %s", channel_id, describe_error(exc))
 
 
 def create_bot(engine: Engine, settings: Settings, *, records_path: Path | None = None) -> NewsQABot:

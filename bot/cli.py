@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="console chat: the bot's answers in a terminal (reads piped questions too)")
     _common(p)
     p = sub.add_parser("run", help="start the Discord bot when DISCORD_TOKEN is set, else the console chat")
+    p.add_argument("--check", action="store_true",
+                   help="check settings, model, index and token format offline, then exit (non-zero on a problem)")
     _common(p)
     p = sub.add_parser("sync", help="sync slash commands globally (may take up to an hour to appear)")
     from .feedcli import add_parser as add_feed_parser
@@ -78,10 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"newsqa: configuration error: {exc}", file=sys.stderr)
         return 2
-    from .runtime import setup_logging
+    from .logs import setup_logging
 
-    setup_logging(settings.log_level if not getattr(args, "json", False) else "WARNING")
     try:
+        setup_logging(settings.log_level if not getattr(args, "json", False) else "WARNING",
+                      log_file=settings.log_file, secret=settings.discord_token)
         return _dispatch(args, settings)
     except NewsQAError as exc:
         print(f"newsqa: error: {exc}", file=sys.stderr)
@@ -92,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
+        if args.check:
+            from .check import run_check
+
+            return run_check(settings, args.index_dir)
         if settings.discord_token:
             from .main import run_bot
 

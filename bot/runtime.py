@@ -1,4 +1,4 @@
-"""Start-up helpers shared by the CLI and the bot: logging, the engine, progress bars."""
+"""Start-up helpers shared by the CLI and the bot: the engine, progress bars, building a missing corpus."""
 
 from __future__ import annotations
 
@@ -16,16 +16,6 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("sentence_transformers", "transformers", "httpx", "urllib3", "trafilatura", "bm25s"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def engine_settings(settings: Settings) -> EngineSettings:

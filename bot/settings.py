@@ -35,6 +35,9 @@ class Settings:
     seeds_dir: Path = Path("seeds")
     embed_model: str | None = None
     log_level: str = "INFO"
+    log_file: Path | None = None
+    log_questions: bool = False
+    shutdown_timeout: float = 30.0
     corpus: str = "default"
     answer_top_k: int = 3
     answer_threshold: float = DEFAULT_THRESHOLD
@@ -138,6 +141,9 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
         seeds_dir=Path(env.get("SEEDS_DIR", "").strip() or "seeds"),
         embed_model=env.get("EMBED_MODEL", "").strip() or None,
         log_level=level,
+        log_file=Path(env.get("LOG_FILE", "").strip()) if env.get("LOG_FILE", "").strip() else None,
+        log_questions=_bool(env, "LOG_QUESTIONS", False),
+        shutdown_timeout=_float(env, "SHUTDOWN_TIMEOUT", 30.0, low=1.0, high=600.0),
         corpus=env.get("CORPUS", "").strip() or "default",
         answer_top_k=_int(env, "ANSWER_TOP_K", 3, minimum=1) or 3,
         answer_threshold=_float(env, "ANSWER_THRESHOLD", DEFAULT_THRESHOLD, low=0.0, high=1.0),

@@ -53,3 +53,22 @@ def real_engine(tmp_path_factory, real_encoder) -> Engine:
     engine = Engine(tmp_path_factory.mktemp("real-index"), real_encoder, EngineSettings(seeds_dir=SEEDS))
     engine.ensure("default")
     return engine
+
+
+@pytest.fixture(autouse=True)
+def _drop_newsqa_log_handlers():
+    """Entry points called in a test (``bot.cli.main``) add log handlers and set levels; undo that after."""
+    import logging
+
+    from bot.logs import NOISY
+
+    names = ("", "discord", *NOISY)
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "newsqa", False):
+            root.removeHandler(handler)
+            handler.close()

@@ -23,11 +23,11 @@ def test_rejected_token_is_reported_without_the_token(tmp_path, monkeypatch, cap
     monkeypatch.setattr(bot.runtime, "make_engine", lambda s, index_dir=None: Engine(
         s.index_dir, HashingEncoder(), EngineSettings(seeds_dir=SEEDS)))
 
-    async def reject(self, token, *, reconnect=True):
+    async def reject(self, token):
         raise discord.LoginFailure("Improper token has been passed.")
 
-    monkeypatch.setattr(NewsQABot, "start", reject)
-    assert main.run_bot(settings) == 1
+    monkeypatch.setattr(NewsQABot, "login", reject)
+    assert main.run_bot(settings) == 2  # a configuration problem: a service manager should not restart into it
     err = capsys.readouterr().err
     assert "DISCORD_TOKEN was rejected by Discord: Improper token has been passed." in err
     assert TOKEN not in err and TOKEN not in caplog.text
@@ -35,7 +35,7 @@ def test_rejected_token_is_reported_without_the_token(tmp_path, monkeypatch, cap
 
 
 def test_missing_token_is_a_plain_error(tmp_path, capsys):
-    assert main.run_bot(Settings(index_dir=tmp_path)) == 1
+    assert main.run_bot(Settings(index_dir=tmp_path)) == 2
     assert main.run_sync(Settings(index_dir=tmp_path)) == 1
     assert "DISCORD_TOKEN is not set" in capsys.readouterr().err
 

@@ -107,33 +107,36 @@ class Admin(commands.Cog):
     async def run_change(self, interaction: discord.Interaction, action: str, label: str,
                          work: Callable[[ProgressMessage], ChangeReport], detail: str,
                          corpus: str | None = None) -> ChangeReport:
-        """Run a write in a worker thread with progress edits, then report and audit what changed.
+        """Run a write in a worker thread with progress edits, then audit and report what changed.
 
         With ``corpus``, the document lists before and after say what changed in an updated article.
-        """
-        if not interaction.response.is_done():
-            await defer_thinking(interaction, ephemeral=True)
-        before = await self.bot.run_blocking(self.bot.engine.documents, corpus) if corpus else []
-        await interaction.edit_original_response(content=f"{label}: starting…")
-        progress = ProgressMessage(interaction, label, asyncio.get_running_loop())
-        try:
-            report = await self.bot.run_blocking(work, progress)
-        except Exception as exc:
+        Shutdown lets it finish and logs whether it went live (``admin_write``). The audit is written
+        before the admin is told, so a change is recorded even when Discord can't be reached."""
+        async with self.bot.admin_write(f"/{action} {detail}") as write:
+            if not interaction.response.is_done():
+                await defer_thinking(interaction, ephemeral=True)
+            before = await self.bot.run_blocking(self.bot.engine.documents, corpus) if corpus else []
+            await interaction.edit_original_response(content=f"{label}: starting…")
+            progress = ProgressMessage(interaction, label, asyncio.get_running_loop())
+            try:
+                report = await self.bot.run_blocking(work, progress)
+            except Exception as exc:
+                await progress.finish()
+                await self.bot.audit(interaction, action, f"failed: {detail}: {exc}")
+                raise
+            write.report = report
             await progress.finish()
-            await self.bot.audit(interaction, action, f"failed: {detail}: {exc}")
-            raise
-        await progress.finish()
-        after = await self.bot.run_blocking(self.bot.engine.documents, corpus) if report.updated else []
-        await interaction.edit_original_response(content=report_text(label, report, before=before, after=after))
-        interaction.extras.pop(PLACEHOLDER, None)  # the report stays: a later error is told in a follow-up
-        await self.bot.audit(
-            interaction, action,
-            f"{detail} → {report.documents} documents, {report.sentences} sentences, {report.figures} figures "
-            f"in {report.seconds:.1f} s" + (f"; added {', '.join(report.added)}" if report.added else "")
-            + (f"; updated {', '.join(report.updated)}" if report.updated else "")
-            + (f"; removed {', '.join(report.removed)}" if report.removed else ""),
-        )
-        return report
+            after = await self.bot.run_blocking(self.bot.engine.documents, corpus) if report.updated else []
+            await self.bot.audit(
+                interaction, action,
+                f"{detail} → {report.documents} documents, {report.sentences} sentences, {report.figures} figures "
+                f"in {report.seconds:.1f} s" + (f"; added {', '.join(report.added)}" if report.added else "")
+                + (f"; updated {', '.join(report.updated)}" if report.updated else "")
+                + (f"; removed {', '.join(report.removed)}" if report.removed else ""),
+            )
+            await interaction.edit_original_response(content=report_text(label, report, before=before, after=after))
+            interaction.extras.pop(PLACEHOLDER, None)  # the report stays: a later error is told in a follow-up
+            return report
 
     async def add_document(self, interaction: discord.Interaction, doc: Document, detail: str) -> ChangeReport:
         corpus = await self.bot.writable_corpus(interaction.guild_id)
