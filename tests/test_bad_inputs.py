@@ -12,6 +12,7 @@ import gzip
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -163,6 +164,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        if self.path.startswith("/drip"):
+            self._drip()
+            return
         if self.path == "/article.txt":
             body, extra = ARTICLE.encode(), {}
         elif self.path == "/bomb.html":  # 10 MB of HTML in ~10 kB on the wire
@@ -189,6 +193,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
+
+
+    def _drip(self) -> None:
+        """One byte every 0.1 s for 6 s: of the headers (/drip-headers) or of the body (/drip)."""
+        body = ARTICLE.encode()[:60]
+        try:
+            if self.path == "/drip-headers":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(60):
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:  # the client gave up: what the deadline is for
+            pass
 
 
 @pytest.fixture
@@ -258,6 +285,27 @@ def test_redirect_to_a_private_address_is_refused(fake_engine: Engine, server: s
 def test_gzip_bomb_served_with_content_encoding_is_cut_off(fake_engine: Engine, server: str) -> None:
     _refused(fake_engine, lambda: load_url(server + "/bomb.html", allow_private=True, max_bytes=1_000_000),
              DocumentTooLargeError, "larger than the 1,000,000-byte limit")
+
+
+@pytest.mark.parametrize("path", ["/drip", "/drip-headers"])
+def test_a_slow_drip_server_cannot_outlast_the_fetch_timeout(fake_engine: Engine, server: str, path: str) -> None:
+    """Each byte comes well within a socket timeout, but the whole fetch must end at the deadline."""
+    started = time.monotonic()
+    _refused(fake_engine, lambda: load_url(server + path, allow_private=True, timeout=1.0), FetchError,
+             "timed out after 1 s")
+    assert time.monotonic() - started < 4.0  # the server would go on for 6 s
+
+
+@pytest.mark.parametrize(("url", "match"), [
+    ("http://a..b/", "not a valid host name"),
+    ("http://" + "a" * 64 + ".example/", "not a valid host name"),
+    ("http://[::1/", "not a valid URL"),
+    ("http://example.com:99999/", "not a valid URL"),
+])
+def test_malformed_url_is_refused_with_a_message(fake_engine: Engine, no_connections: list, url: str,
+                                                 match: str) -> None:
+    _refused(fake_engine, lambda: load_url(url), FetchError, match)
+    assert no_connections == []
 
 
 # ------------------------------------------------------------------ through the bot (SimCord)
