@@ -9,6 +9,8 @@ local http.server on 127.0.0.1, or to 169.254.169.254, which must be refused bef
 from __future__ import annotations
 
 import gzip
+import json
+import os
 import re
 import socket
 import threading
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from bot.format import answer_payload
-from index.documents import load_bytes, load_path, load_text, load_url
+from index.documents import TITLE_LIMIT, list_sources, load_bytes, load_path, load_text, load_url
 from index.engine import Engine
 from index.errors import DocumentTooLargeError, FetchError, InvalidQuestionError, UnsupportedDocumentError
 from tests.botfixtures import World, bot_engine, bot_settings, simcord_bot, world  # noqa: F401
@@ -128,6 +130,96 @@ def test_fifty_megabyte_file_is_refused_before_it_is_read(fake_engine: Engine, t
     monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real_read(self))
     _refused(fake_engine, lambda: load_path(path), DocumentTooLargeError, "52,428,800 bytes, over the 5,000,000")
     assert reads == [], "the file was read although its size alone refuses it"
+
+
+@pytest.mark.parametrize("make", ["fifo", "zero", "urandom", "folder"])
+def test_a_file_that_is_not_a_regular_file_is_refused_before_it_is_read(fake_engine: Engine, tmp_path: Path,
+                                                                        make: str) -> None:
+    """A FIFO would hang the add (open blocks until a writer comes); /dev/zero would read forever."""
+    path = tmp_path / "x.txt"
+    if make == "fifo":
+        os.mkfifo(path)
+    elif make == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to(f"/dev/{make}")
+    kind = {"fifo": "a named pipe", "folder": "a folder"}.get(make, "a character device")
+    _refused(fake_engine, lambda: load_path(path), UnsupportedDocumentError, f"is {kind}.*not a regular file")
+
+
+def test_build_skips_links_out_of_the_source_folder_and_devices(tmp_path: Path, caplog: pytest.LogCaptureFixture
+                                                                ) -> None:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "kept.txt").write_text(ARTICLE)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The password is hunter2. Nobody should index it.")
+    (folder / "outside.txt").symlink_to(secret)
+    (folder / "inside.txt").symlink_to(folder / "kept.txt")  # a link within the folder is fine
+    (folder / "zero.txt").symlink_to("/dev/zero")
+    os.mkfifo(folder / "pipe.md")
+    assert [p.name for p in list_sources(folder)] == ["inside.txt", "kept.txt"]
+    assert "outside the source folder" in caplog.text and "not a regular file" in caplog.text
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32", "utf-32-be"])
+def test_utf16_and_utf32_text_with_a_bom_is_read(fake_engine: Engine, tmp_path: Path, codec: str) -> None:
+    data = ("\ufeff" + ARTICLE).encode({"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(codec, codec))
+    path = tmp_path / "wide.txt"
+    path.write_bytes(data)
+    for doc in (load_path(path), load_bytes(data, name="wide.txt")):
+        assert doc.text == ARTICLE and "900 tonnes" in doc.sentences[0].text
+        assert all(doc.text[s.start:s.end] == s.text for s in doc.sentences)
+    html = ("\ufeff<html><head><title>Zorblax</title></head><body><article><p>" + ARTICLE
+            + "</p></article></body></html>").encode("utf-16-le")
+    assert "900 tonnes" in load_bytes(html, name="wide.html").text
+
+
+def test_broken_utf16_is_refused_with_how_to_convert(tmp_path: Path) -> None:
+    data = "\ufeffZorblax output rose.".encode("utf-16-le") + b"\x00\xd8"  # ends in half a surrogate pair
+    with pytest.raises(UnsupportedDocumentError, match="UTF-16 byte order mark.*save it as UTF-8"):
+        load_bytes(data, name="wide.txt")
+
+
+@pytest.mark.parametrize(("meta", "match"), [
+    ({"url": "javascript:alert(1)"}, "only http:// and https:// links"),
+    ({"url": "file:///etc/passwd"}, "only http:// and https:// links"),
+    ({"url": "https://"}, "no host name"),
+    ({"url": "http://[::1"}, "not a valid URL"),
+    ({"title": "\x00\u202e\n"}, "no printable text"),
+])
+def test_bad_sidecar_metadata_is_refused(fake_engine: Engine, tmp_path: Path, meta: dict, match: str) -> None:
+    path = tmp_path / "article.txt"
+    path.write_text(ARTICLE)
+    (tmp_path / "article.txt.meta.json").write_text(json.dumps(meta))
+    _refused(fake_engine, lambda: load_path(path), UnsupportedDocumentError, match)
+
+
+def test_sidecar_titles_are_one_capped_plain_line(fake_engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "article.txt"
+    path.write_text(ARTICLE)
+    meta = tmp_path / "article.txt.meta.json"
+    meta.write_text(json.dumps({"title": "Zorblax\x00 output\nrises \u202eevil\x1b[31m red"}))
+    assert load_path(path).title == "Zorblax output rises evil [31m red"
+    meta.write_text(json.dumps({"title": "word " * 20_000}))
+    title = load_path(path).title
+    assert len(title) <= TITLE_LIMIT and title.endswith("…")
+    # the same rules for a title given with the upload, and for the one a page declares
+    assert len(load_bytes(ARTICLE.encode(), name="a.txt", title="x" * 5000).title) <= TITLE_LIMIT
+    page = f"<html><head><title>{'T' * 999}\u202e</title></head><body><p>{ARTICLE}</p></body></html>"
+    assert len(load_bytes(page.encode(), name="a.html").title) <= TITLE_LIMIT
+
+
+def test_a_huge_sidecar_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "article.txt"
+    path.write_text(ARTICLE)
+    (tmp_path / "article.txt.meta.json").symlink_to("/dev/zero")
+    with pytest.raises(UnsupportedDocumentError, match="character device"):
+        load_path(path)
+    (tmp_path / "article.txt.meta.json").unlink()
+    (tmp_path / "article.txt.meta.json").write_text(json.dumps({"title": "x" * 2_000_000}))
+    with pytest.raises(DocumentTooLargeError, match="over the 1,048,576-byte limit"):
+        load_path(path)
 
 
 @pytest.mark.parametrize(("text", "match"), [("", "no sentences"), (" \n\t\n ", "no sentences"),
