@@ -4,9 +4,28 @@ from __future__ import annotations
 
 import textwrap
 
-from index.models import Answer, DocumentInfo, Figure, IndexStats
+from index.models import Answer, DocumentInfo, Figure, Hit, IndexStats
 
 NO_ANSWER = "I couldn't find that in the indexed articles."
+# What one hit may print: its sentence, and the context window around it (windows of neighbouring
+# hits merge, so without a cap a run of long sentences printed megabytes).
+HIT_CHARS = 1000
+CONTEXT_CHARS = 1500
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _context(hit: Hit) -> str:
+    """The hit's context window, cut to CONTEXT_CHARS around the hit itself."""
+    text = hit.context
+    if len(text) <= CONTEXT_CHARS:
+        return text
+    at = max(0, min(hit.start - hit.context_start, len(text)))
+    begin = max(0, min(at - (CONTEXT_CHARS - min(len(hit.text), HIT_CHARS)) // 2, len(text) - CONTEXT_CHARS))
+    piece = text[begin : begin + CONTEXT_CHARS]
+    return ("…" if begin else "") + piece + ("…" if begin + CONTEXT_CHARS < len(text) else "")
 
 
 def _quote(text: str, width: int = 88) -> str:
@@ -21,9 +40,9 @@ def format_answer(answer: Answer) -> str:
         if answer.hits:
             lines.append(f"Closest passages (confidence {answer.confidence:.0%}, not an answer):")
     for hit in answer.hits:
-        lines.append(f"[{hit.rank}] {hit.text.strip()}")
+        lines.append(f"[{hit.rank}] {_clip(hit.text.strip(), HIT_CHARS)}")
         if hit.context.strip() != hit.text.strip():
-            lines.append(_quote(hit.context))
+            lines.append(_quote(_context(hit)))
         lines.append(f"    — {hit.citation.label}, sentence {hit.sentence} ({hit.citation.link or hit.source})")
     if answer.answered:
         lines.append(f"confidence {answer.confidence:.0%}")

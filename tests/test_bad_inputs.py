@@ -21,9 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.console import format_answer
 from bot.format import answer_payload
 from index.documents import TITLE_LIMIT, list_sources, load_bytes, load_path, load_text, load_url
 from index.engine import Engine
+from index.segment import MAX_SENTENCE_CHARS
 from index.errors import DocumentTooLargeError, FetchError, InvalidQuestionError, UnsupportedDocumentError
 from tests.botfixtures import World, bot_engine, bot_settings, simcord_bot, world  # noqa: F401
 
@@ -220,6 +222,24 @@ def test_a_huge_sidecar_is_refused_before_it_is_read(tmp_path: Path) -> None:
     (tmp_path / "article.txt.meta.json").write_text(json.dumps({"title": "x" * 2_000_000}))
     with pytest.raises(DocumentTooLargeError, match="over the 1,048,576-byte limit"):
         load_path(path)
+
+
+@pytest.mark.parametrize("text", [
+    "zorblax output rose and " * 80_000,  # ~2 MB without a single sentence mark
+    "Zorblax output rose. " + "x" * 10_000 + " and fell.",  # a 10,000-character "word"
+    "Zorblax, " * 3000 + "the end.",  # clause marks only
+])
+def test_text_without_sentence_ends_is_cut_into_bounded_sentences(fake_engine: Engine, text: str) -> None:
+    doc = load_text(text, title="Run-on")
+    assert max(s.end - s.start for s in doc.sentences) <= MAX_SENTENCE_CHARS
+    assert [s.sentence for s in doc.sentences] == list(range(1, len(doc.sentences) + 1))
+    for s in doc.sentences:
+        assert doc.text[s.start:s.end] == s.text
+    assert "".join(s.text for s in doc.sentences).replace(" ", "") == text.replace(" ", "")  # nothing lost
+    fake_engine.add([doc])
+    answer = fake_engine.ask("zorblax output rose")
+    assert all(len(h.text) <= MAX_SENTENCE_CHARS for h in answer.hits)
+    assert len(format_answer(answer)) < 8 * MAX_SENTENCE_CHARS  # was 3.9 MB for one answer
 
 
 @pytest.mark.parametrize(("text", "match"), [("", "no sentences"), (" \n\t\n ", "no sentences"),
