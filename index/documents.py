@@ -147,8 +147,9 @@ def read_file(path: Path, *, max_bytes: int, what: str = "file") -> bytes:
             with os.fdopen(fd, "rb") as fh:
                 kind = _not_regular(os.fstat(fh.fileno()).st_mode)  # swapped after the first check
                 data = b"" if kind else fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise UnsupportedDocumentError(f"cannot read {what} {path}: {exc.strerror or exc}; check the path") from exc
+    except (OSError, ValueError) as exc:  # ValueError: a NUL or a lone surrogate in the path
+        reason = getattr(exc, "strerror", None) or exc
+        raise UnsupportedDocumentError(f"cannot read {what} {path}: {reason}; check the path") from exc
     if kind:
         raise UnsupportedDocumentError(f"{what} {path} is {kind}, not a regular file; give the path of a saved file")
     _check_size(len(data), str(path), max_bytes)  # it may have grown since stat()

@@ -89,7 +89,14 @@ class Engine:
         self.index_dir = Path(index_dir)
         self.encoder = encoder
         self.settings = settings or EngineSettings()
-        self.index_dir.mkdir(parents=True, exist_ok=True)
+        if self.index_dir.exists() and not self.index_dir.is_dir():
+            raise NewsQAError(f"the index directory {self.index_dir} is a file, not a folder; "
+                              "point INDEX_DIR (or --index-dir) to a folder")
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NewsQAError(f"cannot create the index directory {self.index_dir}: {exc.strerror or exc}; "
+                              "point INDEX_DIR (or --index-dir) to a folder you can write to") from exc
         self.cache = EmbeddingCache(self.index_dir / "embeddings.sqlite")
         self._indexes: OrderedDict[str, CorpusIndex] = OrderedDict()
         self._load_lock = threading.Lock()
