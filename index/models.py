@@ -155,6 +155,7 @@ class ChangeReport:
     removed: tuple[str, ...] = ()
     embedded: int = 0  # sentences that had to be embedded (cache misses)
     seconds: float = 0.0
+    duplicates: tuple[str, ...] = ()  # inputs skipped: the same text is already in the corpus
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import sqlite3
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,11 @@ import scipy.sparse
 
 from .errors import IndexCorruptError, ModelMismatchError
 from .lexical import LexicalIndex
-from .store import FORMAT_VERSION, open_tables
+from .store import FORMAT_VERSION, check_checksums, check_sizes, open_tables, read_manifest
+
+# Generations up to this size are checksummed before the first answer (~0.1 s); larger ones in a
+# background thread while answering starts, and every write waits for the result first.
+SYNC_VERIFY_BYTES = 256 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +183,19 @@ class CorpusIndex:
         self.path = path
         self.manifest = manifest
         self.settings = settings
+        self.damage: str | None = None
+        self._verified = threading.Event()
+        self._stop = threading.Event()
+        files = manifest.get("files") or {}  # generations written before checksums have none
+        problem = check_sizes(path, files)
+        if problem:
+            raise IndexCorruptError(f"{path.name}: {problem}")
+        if sum(int(f["bytes"]) for f in files.values()) <= SYNC_VERIFY_BYTES:
+            self._verify(files)
+            if self.damage:
+                raise IndexCorruptError(f"{path.name}: {self.damage}")
+        else:
+            threading.Thread(target=self._verify, args=(files,), name=f"verify {path.name}", daemon=True).start()
         self.db = open_tables(path / "docs.sqlite")
         self.db_lock = threading.Lock()
         try:
@@ -226,12 +244,7 @@ class CorpusIndex:
     @classmethod
     def load(cls, path: Path, *, model: str, dimension: int, settings: RetrievalSettings) -> CorpusIndex:
         """Load a generation folder, checking it was built with this model and format."""
-        try:
-            manifest = json.loads((path / "manifest.json").read_text())
-        except FileNotFoundError:
-            raise IndexCorruptError(f"{path}/manifest.json is missing") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IndexCorruptError(f"{path}/manifest.json is not valid JSON ({exc})") from exc
+        manifest = read_manifest(path)
         if manifest.get("format_version") != FORMAT_VERSION:
             raise ModelMismatchError(
                 f"index format {manifest.get('format_version')} found, this version reads format {FORMAT_VERSION}"
@@ -243,11 +256,33 @@ class CorpusIndex:
             )
         return cls(path, manifest, settings)
 
+    def _verify(self, files: dict) -> None:
+        started = time.perf_counter()
+        try:
+            self.damage = check_checksums(self.path, files, self._stop)
+        finally:
+            self._verified.set()
+        if self.damage:
+            log.error("%s: %s", self.path, self.damage)
+        else:
+            log.debug("%s: %d files checksummed in %.2f s", self.path.name, len(files), time.perf_counter() - started)
+
+    def check(self) -> None:
+        """Raise IndexCorruptError if a checksum (possibly still being verified) failed."""
+        if self.damage:
+            raise IndexCorruptError(f"{self.path.name}: {self.damage}")
+
+    def wait_verified(self) -> None:
+        """Wait for the checksums to be verified, then raise IndexCorruptError if one failed."""
+        self._verified.wait()
+        self.check()
+
     @property
     def size(self) -> int:
         return len(self.sent_doc)
 
     def close(self) -> None:
+        self._stop.set()
         self.db.close()
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
@@ -255,7 +290,9 @@ class CorpusIndex:
             try:
                 return self.db.execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:
-                raise IndexCorruptError(f"{self.path.name}/docs.sqlite cannot be read ({exc})") from exc
+                raise IndexCorruptError(
+                    f"{self.path.name}/docs.sqlite cannot be read ({exc}); rebuild it from its sources with "
+                    f"`newsqa index build --corpus {self.manifest.get('corpus', 'default')}`") from exc
 
     def confidence(self, best: Scored) -> float:
         """How sure we are that the best sentence answers the question, in [0, 1].
