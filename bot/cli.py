@@ -163,6 +163,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                     f"(embedded {report.embedded} new sentences, {report.seconds:.1f} s)"
                     + (f"; added {', '.join(report.added)}" if report.added else "")
                     + (f"; removed {', '.join(report.removed)}" if report.removed else "")
+                    + (f"; skipped, already indexed: {'; '.join(report.duplicates)}" if report.duplicates else "")
                 )
             return 0
         ensure_corpus(engine, corpus, quiet=as_json)

@@ -69,6 +69,7 @@ class EngineSettings:
     context_sentences: int = 1  # neighbours on each side in a hit's context window
     lock_timeout: float | None = 900.0  # how long a writer waits for another to finish
     max_loaded: int = 256  # corpora kept loaded in memory; the least recently used is dropped
+    max_document_bytes: int = 5_000_000  # largest source file a build reads
 
 
 def now_iso() -> str:
@@ -371,7 +372,8 @@ class Engine:
         removed = set(state.get("removed", []))
         docs: list[Document] = []
         if folder is not None:
-            docs.extend(d for d in (load_path(p) for p in list_sources(folder)) if d.doc_id not in removed)
+            limit = self.settings.max_document_bytes
+            docs.extend(d for d in (load_path(p, max_bytes=limit) for p in list_sources(folder)) if d.doc_id not in removed)
         docs.extend(document_from_saved(s) for s in cdir.added_documents() if s["doc_id"] not in removed)
         docs, duplicates = _drop_duplicates(_dedupe(docs))
         for doc, same in duplicates:

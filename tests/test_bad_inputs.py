@@ -164,6 +164,17 @@ def test_build_skips_links_out_of_the_source_folder_and_devices(tmp_path: Path, 
     assert "outside the source folder" in caplog.text and "not a regular file" in caplog.text
 
 
+def test_build_reads_source_files_within_the_upload_limit(tmp_path: Path, seeds_dir: Path) -> None:
+    from index.embed import HashingEncoder
+    from index.engine import EngineSettings
+
+    (seeds_dir / "long.txt").write_text(ARTICLE * 40)  # ~5.6 kB
+    engine = Engine(tmp_path / "idx", HashingEncoder(), EngineSettings(seeds_dir=seeds_dir, max_document_bytes=5000))
+    with pytest.raises(DocumentTooLargeError, match="long.txt is 5,560 bytes, over the 5,000-byte limit"):
+        engine.build()
+    engine.close()
+
+
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32", "utf-32-be"])
 def test_utf16_and_utf32_text_with_a_bom_is_read(fake_engine: Engine, tmp_path: Path, codec: str) -> None:
     data = ("\ufeff" + ARTICLE).encode({"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(codec, codec))
