@@ -374,7 +374,13 @@ class Engine:
         if folder is not None:
             limit = self.settings.max_document_bytes
             docs.extend(d for d in (load_path(p, max_bytes=limit) for p in list_sources(folder)) if d.doc_id not in removed)
-        docs.extend(document_from_saved(s) for s in cdir.added_documents() if s["doc_id"] not in removed)
+        for saved in cdir.added_documents():
+            if saved["doc_id"] in removed:
+                continue
+            try:
+                docs.append(document_from_saved(saved))
+            except IndexCorruptError as exc:  # must not block the rebuild that repairs the corpus
+                log.error("corpus %s: skipping %s", cdir.name, exc)
         docs, duplicates = _drop_duplicates(_dedupe(docs))
         for doc, same in duplicates:
             log.warning("corpus %s: skipping %s: it has the same text as %s (%s)", cdir.name, doc.source,
@@ -415,12 +421,13 @@ class Engine:
             current, added_at = self._current_docs(cdir)
             by_id = {d.doc_id: d for d in current}
             by_text = {_fingerprint(d.text): d for d in current}
-            new_ids, duplicates = [], []
+            new_ids, duplicates, first_same = [], [], None
             for doc in documents:
                 doc = _unique_id(_clean_metadata(doc), by_id)
                 same = by_text.get(_fingerprint(doc.text))
                 if same is not None and same.doc_id != doc.doc_id:
                     duplicates.append(f"{doc.source} (same text as {same.doc_id})")
+                    first_same = first_same or same.doc_id
                     continue
                 by_id[doc.doc_id] = doc
                 by_text[_fingerprint(doc.text)] = doc
@@ -428,8 +435,8 @@ class Engine:
                 new_ids.append(doc.doc_id)
             if not new_ids:
                 raise DuplicateDocumentError(
-                    f"nothing added: {'; '.join(duplicates)} is already in corpus {corpus!r}; "
-                    "to replace a document, remove it first")
+                    f"nothing added: {'; '.join(duplicates)} is already indexed; to replace it with this "
+                    f"copy, remove {first_same} first")
             state = cdir.read_state()
             if set(new_ids) & set(state.get("removed", [])):
                 state["removed"] = [d for d in state["removed"] if d not in new_ids]

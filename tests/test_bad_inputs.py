@@ -480,6 +480,18 @@ async def test_bot_refuses_bad_uploads_and_keeps_the_index(world: World, name: s
     assert world.env.errors
 
 
+async def test_bot_refuses_the_same_article_under_another_name(world: World) -> None:
+    await world.bot.corpus_ready(world.guild.id)
+    first = await world.admin.slash(world.channel, "add-article", file=("zorblax.txt", ARTICLE.encode()))
+    assert not first.response.content.startswith("Sorry, ")
+    before = _bot_snapshot(world)
+    again = await world.admin.slash(world.channel, "add-article", file=("zorblax-copy.txt", ARTICLE.encode()))
+    assert again.response.ephemeral and again.response.content.startswith("Sorry, ")
+    assert "same text as zorblax) is already indexed" in again.response.content
+    assert _bot_snapshot(world) == before
+    assert world.env.errors
+
+
 async def test_bot_refuses_a_50_mb_upload_before_downloading_it(world: World) -> None:
     await world.bot.corpus_ready(world.guild.id)  # the server's corpus exists, so "unchanged" means something
     before = _bot_snapshot(world)

@@ -291,13 +291,17 @@ def test_a_state_file_of_the_wrong_shape_is_set_aside(fake_engine: Engine, paylo
     assert "state.json was unreadable" in caplog.text and list(root.glob("state.json.corrupt-*"))
 
 
-def test_a_saved_document_of_the_wrong_shape_is_skipped(fake_engine: Engine, caplog: pytest.LogCaptureFixture
-                                                        ) -> None:
+@pytest.mark.parametrize(("payload", "logged"), [
+    ("[1]", "not a saved document"),
+    (json.dumps({"doc_id": "zorblax", "title": "Z", "source": "x", "text": " "}), "has no sentences"),
+])
+def test_a_saved_document_of_the_wrong_shape_is_skipped(fake_engine: Engine, caplog: pytest.LogCaptureFixture,
+                                                        payload: str, logged: str) -> None:
     fake_engine.add([load_text(ARTICLE, title="Zorblax")])
-    (fake_engine.corpus("default").added_dir / "zorblax.json").write_text("[1]")
+    (fake_engine.corpus("default").added_dir / "zorblax.json").write_text(payload)
     fake_engine.build()
     assert [d.doc_id for d in fake_engine.documents()] == ["nato-defense-ministers"]
-    assert "not a saved document" in caplog.text
+    assert logged in caplog.text
 
 
 # ------------------------------------------------------------------ a busy writer
@@ -340,7 +344,8 @@ def test_the_same_text_under_two_names_is_indexed_once(fake_engine: Engine, tmp_
     fake_engine.add([load_path(first)])
     before = _state(fake_engine)
     for doc in (load_path(copy), load_path(tmp_path / ".." / tmp_path.name / "zorblax.txt"), load_text(ARTICLE, title="Pasted")):
-        with pytest.raises(DuplicateDocumentError, match=r"same text as zorblax\) is already in corpus 'default'"):
+        with pytest.raises(DuplicateDocumentError, match=r"same text as zorblax\) is already indexed; "
+                                                         r"to replace it with this copy, remove zorblax first"):
             fake_engine.add([doc])
     assert _state(fake_engine) == before
     report = fake_engine.add([load_path(copy), load_text("Quarry output in Velm fell by 3%. It closed.", title="Velm")])
