@@ -139,7 +139,7 @@ class Engine:
         cdir = self.corpus(corpus)
         token = cdir.current_token()
         loaded = self._indexes.get(corpus)
-        if loaded is not None and loaded.damage:  # found by the background checksum test
+        if loaded is not None and loaded.damage and loaded.path.name == token:  # found by the background check
             with self._load_lock:
                 self._indexes.pop(corpus, None)
             raise IndexCorruptError(f"corpus {corpus!r}: {loaded.path.name}: {loaded.damage}; rebuild it from "
