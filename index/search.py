@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import logging
 import re
@@ -190,12 +191,11 @@ class CorpusIndex:
         problem = check_sizes(path, files)
         if problem:
             raise IndexCorruptError(f"{path.name}: {problem}")
-        if sum(int(f["bytes"]) for f in files.values()) <= SYNC_VERIFY_BYTES:
+        background = sum(int(f["bytes"]) for f in files.values()) > SYNC_VERIFY_BYTES
+        if not background:
             self._verify(files)
             if self.damage:
                 raise IndexCorruptError(f"{path.name}: {self.damage}")
-        else:
-            threading.Thread(target=self._verify, args=(files,), name=f"verify {path.name}", daemon=True).start()
         self.db = open_tables(path / "docs.sqlite")
         self.db_lock = threading.Lock()
         try:
@@ -217,6 +217,8 @@ class CorpusIndex:
         self._check_consistent()
         if isinstance(self.faiss, faiss.IndexHNSWFlat):
             self.faiss.hnsw.efSearch = settings.hnsw_ef_search
+        if background:  # started once loaded, so it does not compete with the load itself
+            threading.Thread(target=self._verify, args=(files, True), name=f"verify {path.name}", daemon=True).start()
 
     def _check_consistent(self) -> None:
         """Every array, index and table must agree on its length: a damaged file is caught at load."""
@@ -256,7 +258,12 @@ class CorpusIndex:
             )
         return cls(path, manifest, settings)
 
-    def _verify(self, files: dict) -> None:
+    def _verify(self, files: dict, background: bool = False) -> None:
+        if background:
+            try:  # Linux: a thread is a task with its own nice value; answering comes first
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+            except (AttributeError, OSError):
+                pass
         started = time.perf_counter()
         try:
             self.damage = check_checksums(self.path, files, self._stop)
