@@ -20,8 +20,9 @@ from .errors import IndexCorruptError, ModelMismatchError
 from .lexical import LexicalIndex
 from .store import FORMAT_VERSION, check_checksums, check_sizes, open_tables, read_manifest
 
-# Generations up to this size are checksummed before the first answer (~0.1 s); larger ones in a
-# background thread while answering starts, and every write waits for the result first.
+# Generations up to this size (~60k sentences) are checksummed before the first answer (~0.2 s);
+# larger ones in a background thread while answering starts, and every write waits for the result
+# (bench/bench_checksum.py: at 1M sentences the load takes 3.6 s instead of 3.4 s, checking first 6.8 s).
 SYNC_VERIFY_BYTES = 256 * 1024 * 1024
 
 log = logging.getLogger(__name__)
