@@ -127,11 +127,11 @@ def test_fifty_megabyte_file_is_refused_before_it_is_read(fake_engine: Engine, t
     path = tmp_path / "huge.txt"
     with open(path, "wb") as fh:  # sparse: 50 MB on paper, nothing written
         fh.truncate(50 * 1024 * 1024)
-    reads: list[Path] = []
-    real_read = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real_read(self))
+    opened: list[str] = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda file, *a, **k: opened.append(str(file)) or real_open(file, *a, **k))
     _refused(fake_engine, lambda: load_path(path), DocumentTooLargeError, "52,428,800 bytes, over the 5,000,000")
-    assert reads == [], "the file was read although its size alone refuses it"
+    assert str(path) not in opened, "the file was opened although its size alone refuses it"
 
 
 @pytest.mark.parametrize("make", ["fifo", "zero", "urandom", "folder"])
