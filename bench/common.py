@@ -280,7 +280,7 @@ def patch_write_path(timer: StageTimer) -> None:
     timer.patch(documents, "split_sentences", "segmentation: sentences")
     timer.patch(documents, "split_paragraphs", "segmentation: paragraphs")
     timer.patch(engine.Engine, "_current_docs", "read current generation back")
-    timer.patch(store.CorpusDir, "save_added", "save added document (json + fsync)")
+    timer.patch(store.CorpusDir, "stage", "stage source changes (json + fsync)")
     timer.patch(EmbeddingCache, "embed", "embedding (cache + encode)")
     timer.patch(engine, "extract_figures", "figures extraction")
     timer.patch(engine, "write_tables", "sqlite tables")

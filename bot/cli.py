@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -15,6 +17,25 @@ from . import console
 from .settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
+
+
+MAX_K = 20  # the engine returns at most this many passages
+
+
+def _count(low: int, high: int | None = None):  # noqa: ANN202 - an argparse type
+    """An argparse type: an integer in [low, high], refused with the allowed range otherwise."""
+    allowed = f"from {low} to {high}" if high else f"{low} or more"
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number; use {allowed}") from None
+        if number < low or (high is not None and number > high):
+            raise argparse.ArgumentTypeError(f"{number} is out of range; use {allowed}")
+        return number
+
+    return parse
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -49,14 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question (or a batch of questions) with cited sentences")
     p.add_argument("question", nargs="?")
     p.add_argument("--questions", type=Path, help="file with one question per line, or JSON lines with a 'question' key")
-    p.add_argument("-k", type=int, default=None, help="number of passages (default: $ANSWER_TOP_K, else 3)")
+    p.add_argument("-k", type=_count(1, MAX_K), default=None,
+                   help=f"number of passages, 1-{MAX_K} (default: $ANSWER_TOP_K, else 3)")
     p.add_argument("--json", action="store_true")
     _common(p)
 
     p = sub.add_parser("figures", help="list key figures, ranked by a topic when one is given")
     p.add_argument("topic", nargs="?")
     p.add_argument("--doc", help="only this document id")
-    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--limit", type=_count(1), default=None, help="show at most this many figures")
     p.add_argument("--json", action="store_true")
     _common(p)
 
@@ -87,10 +109,24 @@ def main(argv: list[str] | None = None) -> int:
                       log_file=settings.log_file, secret=settings.discord_token)
         return _dispatch(args, settings)
     except NewsQAError as exc:
-        print(f"newsqa: error: {exc}", file=sys.stderr)
+        print(f"newsqa: error: {console.terminal_safe(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`newsqa ask ... | head -2`): stop quietly, as `yes | head` does. Point
+        # stdout at /dev/null so the interpreter's final flush does not fail with a traceback too.
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by a closed pipe
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (e.g. captured in tests)
+        pass
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -143,6 +179,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                     + (f"; added {', '.join(report.added)}" if report.added else "")
                     + (f"; updated {', '.join(report.updated)}" if report.updated else "")
                     + (f"; removed {', '.join(report.removed)}" if report.removed else "")
+                    + (f"; skipped, already indexed: {'; '.join(report.duplicates)}" if report.duplicates else "")
                 )
             return 0
         ensure_corpus(engine, corpus, quiet=as_json)
@@ -155,7 +192,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     ensure_corpus(engine, corpus, quiet=as_json, rebuild_broken=args.command == "chat")
-    k = args.k if getattr(args, "k", None) else settings.answer_top_k
+    k = args.k if getattr(args, "k", None) is not None else settings.answer_top_k
     if args.command == "ask":
         return _ask(engine, args, corpus, k)
     if args.command == "figures":
@@ -172,7 +209,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 def _load_inputs(inputs: list[str], title: str | None, settings: Settings) -> list:
     from dataclasses import replace
 
-    from index.documents import load_path, load_url
+    from index.documents import clean_title, load_path, load_url
 
     if title and len(inputs) != 1:
         raise NewsQAError("--title goes with a single input; add the files one at a time to give each a title")
@@ -183,15 +220,21 @@ def _load_inputs(inputs: list[str], title: str | None, settings: Settings) -> li
                            allow_private=settings.allow_private_urls)
         else:
             doc = load_path(Path(item), max_bytes=settings.max_upload_bytes)
-        docs.append(replace(doc, title=title) if title else doc)
+        docs.append(replace(doc, title=clean_title(title) or doc.title) if title else doc)
     return docs
 
 
+MAX_QUESTIONS_BYTES = 50_000_000
+
+
 def _read_questions(path: Path) -> list[str]:
+    from index.documents import read_file
+
+    if not os.path.lexists(path):
+        raise NewsQAError(f"questions file {path} does not exist")
+    data = read_file(path, max_bytes=MAX_QUESTIONS_BYTES, what="questions file")
     try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NewsQAError(f"questions file {path} does not exist") from None
+        raw = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise NewsQAError(f"questions file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     questions = []
@@ -203,11 +246,13 @@ def _read_questions(path: Path) -> list[str]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise NewsQAError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(obj.get("question"), str):
+            if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
                 raise NewsQAError(f"{path}:{number}: JSON line has no string 'question' key")
-            questions.append(obj["question"])
-        else:
-            questions.append(line)
+            line = obj["question"]
+            if bad := re.search("[\ud800-\udfff]", line):
+                raise NewsQAError(f"{path}:{number}: the question holds a lone UTF-16 surrogate "
+                                  f"(\\u{ord(bad.group()):04x}), which is not a character; fix that line")
+        questions.append(line)
     return questions
 
 
@@ -224,7 +269,7 @@ def _ask(engine, args: argparse.Namespace, corpus: str, k: int) -> int:
             elif args.json:
                 print(json.dumps(result.to_dict(), ensure_ascii=False))
             else:
-                print(f"Q: {question}\n{console.format_answer(result)}\n")
+                print(f"Q: {console.terminal_safe(question)}\n{console.format_answer(result)}\n")
         return 1 if failed else 0
     if args.question is None:
         raise NewsQAError('give a question, e.g. newsqa ask "How much did allies spend on defense?"')

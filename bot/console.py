@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
-from index.models import Answer, DocumentInfo, Figure, IndexStats
+from index.models import Answer, DocumentInfo, Figure, Hit, IndexStats
 
 NO_ANSWER = "I couldn't find that in the indexed articles."
+# Control characters (all but newline and tab: ESC starts terminal escape sequences, BEL rings) and
+# bidi embeddings/overrides/isolates (U+202E reverses what follows it on the line).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` as it may be printed to a terminal: control and bidi-override characters removed,
+    lone surrogates (unprintable in UTF-8) shown as U+FFFD. JSON output is not passed through this."""
+    return _SURROGATE.sub("\ufffd", _UNSAFE.sub("", text))
+
+
+# What one hit may print: its sentence, and the context window around it (windows of neighbouring
+# hits merge, so without a cap a run of long sentences printed megabytes).
+HIT_CHARS = 1000
+CONTEXT_CHARS = 1500
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _context(hit: Hit) -> str:
+    """The hit's context window, cut to CONTEXT_CHARS around the hit itself."""
+    text = hit.context
+    if len(text) <= CONTEXT_CHARS:
+        return text
+    at = max(0, min(hit.start - hit.context_start, len(text)))
+    begin = max(0, min(at - (CONTEXT_CHARS - min(len(hit.text), HIT_CHARS)) // 2, len(text) - CONTEXT_CHARS))
+    piece = text[begin : begin + CONTEXT_CHARS]
+    return ("…" if begin else "") + piece + ("…" if begin + CONTEXT_CHARS < len(text) else "")
 
 
 def _quote(text: str, width: int = 88) -> str:
@@ -21,13 +53,13 @@ def format_answer(answer: Answer) -> str:
         if answer.hits:
             lines.append(f"Closest passages (confidence {answer.confidence:.0%}, not an answer):")
     for hit in answer.hits:
-        lines.append(f"[{hit.rank}] {hit.text.strip()}")
+        lines.append(f"[{hit.rank}] {_clip(hit.text.strip(), HIT_CHARS)}")
         if hit.context.strip() != hit.text.strip():
-            lines.append(_quote(hit.context))
+            lines.append(_quote(_context(hit)))
         lines.append(f"    — {hit.citation.label}, sentence {hit.sentence} ({hit.citation.link or hit.source})")
     if answer.answered:
         lines.append(f"confidence {answer.confidence:.0%}")
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))
 
 
 def format_figures(figures: list[Figure]) -> str:
@@ -38,7 +70,7 @@ def format_figures(figures: list[Figure]) -> str:
         lines.append(f"{i:>2}. {f.text} — {f.label}")
         if f.citation:
             lines.append(f"    [{f.citation.label}, sentence {f.sentence}] {f.sentence_text.strip()}")
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))
 
 
 def format_documents(docs: list[DocumentInfo]) -> str:
@@ -49,7 +81,7 @@ def format_documents(docs: list[DocumentInfo]) -> str:
         date = f", {d.published}" if d.published else ""
         lines.append(f"{d.doc_id}: {d.title}{date} — {d.sentences} sentences, {d.figures} figures, {d.chars:,} chars")
         lines.append(f"    {d.url or d.source}")
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))
 
 
 def format_stats(stats: IndexStats) -> str:

@@ -23,6 +23,7 @@ def engine_settings(settings: Settings) -> EngineSettings:
         seeds_dir=settings.seeds_dir,
         retrieval=settings.retrieval(),
         max_question_chars=settings.max_question_chars,
+        max_document_bytes=settings.max_upload_bytes,
     )
 
 

@@ -23,10 +23,13 @@ file name with hyphens and underscores as spaces. Document ids are slugs (``make
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import logging
+import os
 import re
+import stat
 import unicodedata
 from dataclasses import replace
 from datetime import date, datetime
@@ -35,7 +38,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from index.errors import DocumentTooLargeError, UnsupportedDocumentError
-from index.extract import article_blocks, blocks_text, clean_title
+from index.extract import article_blocks, blocks_text, strip_site_name
 from index.fetch import fetch_url
 from index.models import Document
 from index.segment import split_paragraphs, split_sentences
@@ -57,6 +60,17 @@ _MAX_ID = 64
 _TITLE_MAX = 120
 _MIN_ARTICLE_WORDS = 5
 _UTF8_BOM = "\ufeff"
+# UTF-32 first: its little-endian mark starts with the UTF-16 one.
+_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+         (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+_MAX_SIDECAR_BYTES = 1024 * 1024
+TITLE_LIMIT = 200  # characters kept of any title (sidecar, page, --title, upload)
+# Control characters, bidi embeddings/overrides/isolates and line/paragraph separators: a title is one
+# plain line, and an U+202E would reverse what is printed after it in a terminal or a chat client.
+_TITLE_JUNK = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+_FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"))
 
 
 def make_doc_id(name: str) -> str:
@@ -111,6 +125,77 @@ def _check_size(size: int, name: str, max_bytes: int) -> None:
             f"{name} is {size:,} bytes, over the {max_bytes:,}-byte limit; split it or raise the limit")
 
 
+def _not_regular(mode: int) -> str | None:
+    """What a non-regular file is ("a named pipe (FIFO)", ...); None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in _FILE_KINDS if test(mode)), "not a regular file")
+
+
+def read_file(path: Path, *, max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; refuse anything else before reading it.
+
+    A FIFO would block the open, and a link to /dev/zero or /dev/urandom would read until memory runs
+    out: the type is checked before opening (non-blocking) and again on the open descriptor, and the
+    read itself stops one byte past the limit whatever the file claims its size is.
+    """
+    try:
+        info = os.stat(path)
+        kind = _not_regular(info.st_mode)
+        if kind is None:
+            _check_size(info.st_size, str(path), max_bytes)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as fh:
+                kind = _not_regular(os.fstat(fh.fileno()).st_mode)  # swapped after the first check
+                data = b"" if kind else fh.read(max_bytes + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL or a lone surrogate in the path
+        reason = getattr(exc, "strerror", None) or exc
+        raise UnsupportedDocumentError(f"cannot read {what} {path}: {reason}; check the path") from exc
+    if kind:
+        raise UnsupportedDocumentError(f"{what} {path} is {kind}, not a regular file; give the path of a saved file")
+    _check_size(len(data), str(path), max_bytes)  # it may have grown since stat()
+    return data
+
+
+def clean_title(title: str) -> str:
+    """A title as one plain line: control and bidi-override characters out, at most TITLE_LIMIT characters."""
+    text = " ".join(_TITLE_JUNK.sub(" ", title or "").split())
+    if len(text) > TITLE_LIMIT:
+        cut = text.rfind(" ", 0, TITLE_LIMIT)
+        text = text[: cut if cut > TITLE_LIMIT // 2 else TITLE_LIMIT - 1].rstrip() + "…"
+    return text
+
+
+def web_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a document's link (only http/https with a host can); None if fine."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:
+        return f"it is not a valid URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"only http:// and https:// links are kept, not {parts.scheme or 'no scheme'!r}"
+    if not parts.hostname:
+        return "it has no host name"
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in url.strip()):
+        return "it contains spaces or control characters"
+    return None
+
+
+def _decode_bom(data: bytes, name: str) -> str | None:
+    """The text of a file starting with a UTF-16 or UTF-32 byte order mark (None without one)."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec.lower())  # the codec reads and drops the mark
+            except UnicodeDecodeError as exc:
+                if codec == "UTF-32":
+                    continue  # FF FE 00 00 may also be UTF-16 starting with a NUL: try that next
+                raise UnsupportedDocumentError(
+                    f"{name} starts with a {codec} byte order mark but is not valid {codec} "
+                    f"(offset {exc.start}); save it as UTF-8 text (e.g. `iconv -f {codec} -t UTF-8`)") from exc
+    return None
+
+
 def _check_binary(data: bytes, name: str) -> None:
     """Refuse known binary formats, NUL bytes and data that is mostly control bytes."""
     for magic, what in _MAGIC:
@@ -151,11 +236,12 @@ def _kind(name: str, content_type: str | None) -> str:
 
 def _read_sidecar(path: Path) -> dict[str, str]:
     meta_path = path.with_name(path.name + META_SUFFIX)
-    if not meta_path.is_file():
+    if not meta_path.exists():
         return {}
+    data = read_file(meta_path, max_bytes=_MAX_SIDECAR_BYTES, what="metadata file")
     try:
-        raw: Any = json.loads(meta_path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw: Any = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UnsupportedDocumentError(f"cannot read metadata file {meta_path}: {exc}; fix or delete it") from exc
     if not isinstance(raw, dict):
         raise UnsupportedDocumentError(f"metadata file {meta_path} must hold a JSON object; fix or delete it")
@@ -173,6 +259,12 @@ def _read_sidecar(path: Path) -> dict[str, str]:
     if "published" in meta and not _is_iso_date(meta["published"]):
         raise UnsupportedDocumentError(
             f"'published' in {meta_path} is {meta['published']!r}, not an ISO date; write it like 2025-02-13")
+    if "url" in meta and (problem := web_url_problem(meta["url"])):
+        raise UnsupportedDocumentError(f"'url' in {meta_path} is {meta['url'][:100]!r}: {problem}; fix or remove it")
+    if "title" in meta:
+        meta["title"] = clean_title(meta["title"])
+        if not meta["title"]:
+            raise UnsupportedDocumentError(f"'title' in {meta_path} has no printable text; fix or remove it")
     return meta
 
 
@@ -191,7 +283,7 @@ def _extract_html(data: bytes | str, name: str) -> tuple[str, str | None, str | 
     import trafilatura  # imported lazily: it is slow to import and only HTML needs it
 
     result = trafilatura.bare_extraction(data, with_metadata=True, include_comments=False)
-    title = clean_title(getattr(result, "title", None), getattr(result, "sitename", None)) if result else None
+    title = strip_site_name(getattr(result, "title", None), getattr(result, "sitename", None)) if result else None
     if not title:
         page = data if isinstance(data, str) else data.decode("utf-8", "replace")
         m = re.search(r"<title[^>]*>(.*?)</title>", page, re.I | re.S)
@@ -210,8 +302,11 @@ def _document(text: str, *, name: str, doc_id: str, title: str, source: str, url
     if not sentences:
         raise UnsupportedDocumentError(f"{name} has no sentences to index (it is empty or only whitespace); "
                                        "add the article text")
-    return Document(doc_id=make_doc_id(doc_id), title=title, source=source, text=text,
-                    sentences=tuple(sentences), url=url, published=published,
+    if url and web_url_problem(url):
+        log.warning("%s: dropping link %r (%s)", name, url[:100], web_url_problem(url))
+        url = None
+    return Document(doc_id=make_doc_id(doc_id), title=clean_title(title) or _title_from_name(name), source=source,
+                    text=text, sentences=tuple(sentences), url=url, published=published,
                     paragraphs=tuple(split_paragraphs(text)))
 
 
@@ -219,8 +314,14 @@ def _from_bytes(data: bytes, *, name: str, kind: str, source: str, title: str | 
                 published: str | None, doc_id: str | None, charset: str | None = None,
                 fallback_title: str | None = None) -> Document:
     """The shared path for files, uploads and fetched pages once the type is known."""
-    _check_binary(data, name)
-    if kind in _TEXT_SUFFIXES:
+    wide = _decode_bom(data, name)
+    _check_binary(data if wide is None else wide.encode("utf-8", "surrogatepass"), name)
+    if wide is not None:
+        log.info("%s: decoded from a UTF-16/32 byte order mark; spans are offsets into the decoded text", name)
+    if kind in _TEXT_SUFFIXES and wide is not None:
+        text = wide
+        found_title = None
+    elif kind in _TEXT_SUFFIXES:
         if charset and charset.lower().replace("_", "-") not in ("utf-8", "utf8", "us-ascii", "ascii"):
             try:
                 text = data.decode(charset)
@@ -230,9 +331,9 @@ def _from_bytes(data: bytes, *, name: str, kind: str, source: str, title: str | 
             text = _decode_utf8(data, name)
         found_title = None
     else:
-        html: bytes | str = data
+        html: bytes | str = data if wide is None else wide
         try:
-            html = data.decode(charset or "utf-8").removeprefix(_UTF8_BOM)
+            html = html.decode(charset or "utf-8").removeprefix(_UTF8_BOM) if isinstance(html, bytes) else html
         except (LookupError, UnicodeDecodeError):
             pass  # let trafilatura detect the encoding from the bytes and <meta charset>
         text, found_title, found_date, found_url = _extract_html(html, name)
@@ -250,13 +351,7 @@ def load_path(path: Path, *, max_bytes: int = 5_000_000, doc_id: str | None = No
     if name.endswith(META_SUFFIX):
         raise UnsupportedDocumentError(f"{name} is a metadata sidecar, not an article; load the file it describes")
     kind = _kind(name, None)
-    try:
-        size = path.stat().st_size
-        _check_size(size, name, max_bytes)
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UnsupportedDocumentError(f"cannot read {path}: {exc.strerror or exc}; check the path") from exc
-    _check_size(len(data), name, max_bytes)  # it may have grown since stat()
+    data = read_file(path, max_bytes=max_bytes)
     meta = _read_sidecar(path)
     return _from_bytes(data, name=name, kind=kind, source=str(path), title=meta.get("title"), url=meta.get("url"),
                        published=meta.get("published"), doc_id=doc_id or meta.get("doc_id"))
@@ -302,13 +397,31 @@ def load_url(url: str, *, max_bytes: int = 5_000_000, timeout: float = 15.0, all
 
 
 def list_sources(folder: Path) -> list[Path]:
-    """The loadable files directly in ``folder``, sorted; hidden files and sidecars are skipped."""
+    """The loadable files directly in ``folder``, sorted; hidden files and sidecars are skipped.
+
+    So are (with a warning) links that lead out of the folder and anything that is not a regular file
+    (a FIFO or a device named ``x.txt``).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         raise UnsupportedDocumentError(f"source folder {folder} {what}; create it or point to an existing folder")
-    return sorted(
-        p for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and not p.name.endswith(META_SUFFIX)
-        and p.suffix.lower() in SUPPORTED_SUFFIXES
-    )
+    inside = folder.resolve()
+    out = []
+    for p in folder.iterdir():
+        if p.name.startswith(".") or p.name.endswith(META_SUFFIX) or p.suffix.lower() not in SUPPORTED_SUFFIXES:
+            continue
+        target = p.resolve()
+        if target.parent != inside and inside not in target.parents:
+            log.warning("skipping %s: it links to %s, outside the source folder", p, target)
+            continue
+        try:
+            kind = _not_regular(target.stat().st_mode)
+        except OSError as exc:
+            log.warning("skipping %s: %s", p, exc.strerror or exc)
+            continue
+        if kind:
+            log.warning("skipping %s: it is %s, not a regular file", p, kind)
+            continue
+        out.append(p)
+    return sorted(out)

@@ -172,6 +172,8 @@ class EmbeddingCache:
         self._local = threading.local()
         try:
             self._create()
+        except sqlite3.OperationalError:
+            raise  # cannot open or write (read-only, locked): not damage, so the file stays where it is
         except sqlite3.DatabaseError as exc:
             # Only a cache: set the damaged file aside and start an empty one (rebuilds re-embed).
             self.close()

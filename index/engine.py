@@ -7,8 +7,12 @@ being answered from the old index while a reindex runs.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import logging
+import shutil
+import sqlite3
 from collections import OrderedDict
 import threading
 import time
@@ -21,11 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from .citations import make_citation
-from .documents import list_sources, load_path
+from .documents import clean_title, list_sources, load_path, web_url_problem
 from .embed import EmbeddingCache, Encoder
 from .errors import (
     DocumentNotFoundError,
+    DuplicateDocumentError,
     IndexCorruptError,
+    IndexWriteError,
     InvalidQuestionError,
     ModelMismatchError,
     NewsQAError,
@@ -46,7 +52,7 @@ from .models import (
 )
 from .search import CorpusIndex, RetrievalSettings, group_means, heading_flags, make_faiss_index, sentence_traits
 from .segment import split_paragraphs, split_sentences
-from .store import FORMAT_VERSION, CorpusDir, atomic_write, check_corpus_name, write_tables
+from .store import FORMAT_VERSION, CorpusDir, atomic_write, check_corpus_name, file_table, write_tables
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +69,7 @@ class EngineSettings:
     context_sentences: int = 1  # neighbours on each side in a hit's context window
     lock_timeout: float | None = 900.0  # how long a writer waits for another to finish
     max_loaded: int = 256  # corpora kept loaded in memory; the least recently used is dropped
+    max_document_bytes: int = 5_000_000  # largest source file a build reads
 
 
 def now_iso() -> str:
@@ -89,10 +96,31 @@ class Engine:
         self.index_dir = Path(index_dir)
         self.encoder = encoder
         self.settings = settings or EngineSettings()
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        self.cache = EmbeddingCache(self.index_dir / "embeddings.sqlite")
+        if self.index_dir.exists() and not self.index_dir.is_dir():
+            raise NewsQAError(f"the index directory {self.index_dir} is a file, not a folder; "
+                              "point INDEX_DIR (or --index-dir) to a folder")
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NewsQAError(f"cannot create the index directory {self.index_dir}: {exc.strerror or exc}; "
+                              "point INDEX_DIR (or --index-dir) to a folder you can write to") from exc
+        self._cache: EmbeddingCache | None = None  # opened by the first write: answering needs no write access
         self._indexes: OrderedDict[str, CorpusIndex] = OrderedDict()
         self._load_lock = threading.Lock()
+
+    @property
+    def cache(self) -> EmbeddingCache:
+        """The shared embedding cache, opened on first use (only writes need it)."""
+        if self._cache is None:
+            try:
+                self._cache = EmbeddingCache(self.index_dir / "embeddings.sqlite")
+            except (OSError, sqlite3.Error) as exc:
+                raise _write_error(exc, self.index_dir, "the index") from exc
+        return self._cache
+
+    @cache.setter
+    def cache(self, value: EmbeddingCache) -> None:
+        self._cache = value
 
     # ----------------------------------------------------------------- reading
 
@@ -111,6 +139,11 @@ class Engine:
         cdir = self.corpus(corpus)
         token = cdir.current_token()
         loaded = self._indexes.get(corpus)
+        if loaded is not None and loaded.damage and loaded.path.name == token:  # found by the background check
+            with self._load_lock:
+                self._indexes.pop(corpus, None)
+            raise IndexCorruptError(f"corpus {corpus!r}: {loaded.path.name}: {loaded.damage}; rebuild it from "
+                                    f"its sources with `newsqa index build --corpus {corpus}`")
         if loaded is not None and loaded.path.name == token:
             with self._load_lock:
                 if corpus in self._indexes:
@@ -182,13 +215,17 @@ class Engine:
                 "d.doc_id, d.title, d.source, d.url FROM sentences s JOIN documents d ON d.pos = s.doc_pos "
                 "WHERE s.id = ?",
                 (s.sid,),
-            )[0]
-            doc_pos, paragraph, number, start, end, text, doc_id, title, source, url = row
+            )
+            if not row:
+                raise _damaged(idx, f"sentence {s.sid} is missing from docs.sqlite")
+            doc_pos, paragraph, number, start, end, text, doc_id, title, source, url = row[0]
             window = idx.query(
                 "SELECT min(start), max(\"end\") FROM sentences WHERE doc_pos = ? AND paragraph = ? "
                 "AND sentence BETWEEN ? AND ?",
                 (doc_pos, paragraph, number - n, number + n),
             )[0]
+            if window[0] is None:
+                raise _damaged(idx, f"sentence {s.sid} has no context in docs.sqlite")
             merged = False
             for h in hits:
                 if h["doc_pos"] == doc_pos and window[0] <= h["ctx"][1] and h["ctx"][0] <= window[1]:
@@ -209,9 +246,10 @@ class Engine:
         out = []
         for rank, h in enumerate(hits, 1):
             a, b = h["ctx"]
-            (context,) = idx.query(
-                "SELECT substr(text, ?, ?) FROM documents WHERE pos = ?", (a + 1, b - a, h["doc_pos"])
-            )[0]
+            rows = idx.query("SELECT substr(text, ?, ?) FROM documents WHERE pos = ?", (a + 1, b - a, h["doc_pos"]))
+            if not rows:
+                raise _damaged(idx, f"document {h['doc_id']!r} is missing from docs.sqlite")
+            (context,) = rows[0]
             citation = make_citation(
                 doc_id=h["doc_id"], title=h["title"], paragraph=h["paragraph"], sentence=h["number"],
                 source=h["source"], url=h["url"], text=h["text"],
@@ -263,9 +301,10 @@ class Engine:
             self._document_pos(idx, doc_id)
             raise DocumentNotFoundError(f"{doc_id!r} has no sentence {sentence}")
         pos, title, source, url, paragraph, start, end, text = rows[0]
-        pstart, pend = idx.query(
-            "SELECT start, \"end\" FROM paragraphs WHERE doc_pos = ? AND paragraph = ?", (pos, paragraph)
-        )[0]
+        para = idx.query("SELECT start, \"end\" FROM paragraphs WHERE doc_pos = ? AND paragraph = ?", (pos, paragraph))
+        if not para:
+            raise _damaged(idx, f"paragraph {paragraph} of {doc_id!r} is missing from docs.sqlite")
+        pstart, pend = para[0]
         (ptext,) = idx.query("SELECT substr(text, ?, ?) FROM documents WHERE pos = ?", (pstart + 1, pend - pstart, pos))[0]
         return Passage(
             doc_id=doc_id, title=title, paragraph=paragraph, sentence=sentence, text=ptext,
@@ -333,7 +372,7 @@ class Engine:
     def build(self, corpus: str = "default", source_dir: Path | None = None, progress: Progress | None = None) -> ChangeReport:
         """Rebuild a corpus from its source folder plus the documents added to it, minus those removed."""
         cdir = self.corpus(corpus)
-        with cdir.writer_lock(self.settings.lock_timeout):
+        with cdir.writer_lock(self.settings.lock_timeout, purpose=f"a rebuild of corpus {corpus!r}"):
             return self._build_locked(cdir, source_dir, progress)
 
     def _source_docs(self, cdir: CorpusDir, state: dict, source_dir: Path | None = None) -> list[Document]:
@@ -344,9 +383,20 @@ class Engine:
         removed = set(state.get("removed", []))
         docs: list[Document] = []
         if folder is not None:
-            docs.extend(d for d in (load_path(p) for p in list_sources(folder)) if d.doc_id not in removed)
-        docs.extend(document_from_saved(s) for s in cdir.added_documents() if s["doc_id"] not in removed)
-        return _dedupe(docs)
+            limit = self.settings.max_document_bytes
+            docs.extend(d for d in (load_path(p, max_bytes=limit) for p in list_sources(folder)) if d.doc_id not in removed)
+        for saved in cdir.added_documents():
+            if saved["doc_id"] in removed:
+                continue
+            try:
+                docs.append(document_from_saved(saved))
+            except IndexCorruptError as exc:  # must not block the rebuild that repairs the corpus
+                log.error("corpus %s: skipping %s", cdir.name, exc)
+        docs, duplicates = _drop_duplicates(_dedupe(docs))
+        for doc, same in duplicates:
+            log.warning("corpus %s: skipping %s: it has the same text as %s (%s)", cdir.name, doc.source,
+                        same.doc_id, same.source)
+        return docs
 
     def _build_locked(self, cdir: CorpusDir, source_dir: Path | None, progress: Progress | None) -> ChangeReport:
         state = cdir.read_state()
@@ -354,8 +404,7 @@ class Engine:
         if source_dir is not None:
             state["source_dir"] = str(Path(source_dir).resolve())
         _, previous = self._current_docs(cdir, from_sources=False)
-        report = self._write_generation(cdir, docs, progress, added_at=previous)
-        cdir.write_state(state)
+        report = self._write_generation(cdir, docs, progress, added_at=previous, stage={"state": state})
         ids = {d.doc_id for d in docs}
         return replace(
             report,
@@ -368,7 +417,7 @@ class Engine:
         if self.has_corpus(corpus):
             return None
         cdir = self.corpus(corpus)
-        with cdir.writer_lock(self.settings.lock_timeout):
+        with cdir.writer_lock(self.settings.lock_timeout, purpose=f"the first build of corpus {corpus!r}"):
             if cdir.exists():  # another writer built it while we waited
                 return None
             return self._build_locked(cdir, None, progress)
@@ -378,42 +427,52 @@ class Engine:
         if not documents:
             raise UnsupportedDocumentError("nothing to add: give at least one file, URL or text")
         cdir = self.corpus(corpus)
-        with cdir.writer_lock(self.settings.lock_timeout):
+        names = ", ".join(d.doc_id for d in documents[:3]) + (" ..." if len(documents) > 3 else "")
+        with cdir.writer_lock(self.settings.lock_timeout, purpose=f"an add of {names} to corpus {corpus!r}"):
             current, added_at = self._current_docs(cdir)
             by_id = {d.doc_id: d for d in current}
             existing = set(by_id)
-            new_ids = []
+            by_text = {_fingerprint(d.text): d for d in current}
+            new_ids, duplicates, first_same = [], [], None
             for doc in documents:
-                doc = _unique_id(doc, by_id)
+                doc = _unique_id(_clean_metadata(doc), by_id)
+                same = by_text.get(_fingerprint(doc.text))
+                if same is not None and same.doc_id != doc.doc_id:
+                    duplicates.append(f"{doc.source} (same text as {same.doc_id})")
+                    first_same = first_same or same.doc_id
+                    continue
                 by_id[doc.doc_id] = doc
+                by_text[_fingerprint(doc.text)] = doc
                 added_at[doc.doc_id] = now_iso()
                 new_ids.append(doc.doc_id)
+            if not new_ids:
+                raise DuplicateDocumentError(
+                    f"nothing added: {'; '.join(duplicates)} is already indexed; to replace it with this "
+                    f"copy, remove {first_same} first")
             state = cdir.read_state()
             if set(new_ids) & set(state.get("removed", [])):
                 state["removed"] = [d for d in state["removed"] if d not in new_ids]
-            for doc in documents_by_id(by_id, new_ids):
-                cdir.save_added(doc)
             known = {k: v for k, v in self._current_figures(cdir).items() if k not in new_ids}
-            report = self._write_generation(cdir, list(by_id.values()), progress, added_at=added_at, figures=known)
-            cdir.write_state(state)
+            report = self._write_generation(
+                cdir, list(by_id.values()), progress, added_at=added_at, figures=known,
+                stage={"state": state, "save": documents_by_id(by_id, new_ids)},
+            )
             return replace(report, added=tuple(i for i in new_ids if i not in existing),
-                           updated=tuple(i for i in new_ids if i in existing))
+                           updated=tuple(i for i in new_ids if i in existing), duplicates=tuple(duplicates))
 
     def remove(self, doc_id: str, *, corpus: str = "default", progress: Progress | None = None) -> ChangeReport:
         """Remove a document from a corpus (also from future rebuilds)."""
         cdir = self.corpus(corpus)
-        with cdir.writer_lock(self.settings.lock_timeout):
+        with cdir.writer_lock(self.settings.lock_timeout, purpose=f"a removal of {doc_id!r} from corpus {corpus!r}"):
             current, added_at = self._current_docs(cdir)
             if doc_id not in {d.doc_id for d in current}:
                 known = ", ".join(d.doc_id for d in current[:20])
                 raise DocumentNotFoundError(f"no document {doc_id!r} in corpus {corpus!r}; known documents: {known or 'none'}")
             state = cdir.read_state()
             state["removed"] = sorted(set(state.get("removed", [])) | {doc_id})
-            cdir.write_state(state)
-            cdir.drop_added(doc_id)
             report = self._write_generation(
                 cdir, [d for d in current if d.doc_id != doc_id], progress, added_at=added_at,
-                figures=self._current_figures(cdir),
+                figures=self._current_figures(cdir), stage={"state": state, "drop": [doc_id]},
             )
             return replace(report, removed=(doc_id,))
 
@@ -424,19 +483,16 @@ class Engine:
         Returns None (and writes nothing) when none of them is there.
         """
         cdir = self.corpus(corpus)
-        with cdir.writer_lock(self.settings.lock_timeout):
+        with cdir.writer_lock(self.settings.lock_timeout, purpose=f"a removal of {len(doc_ids)} documents from corpus {corpus!r}"):
             current, added_at = self._current_docs(cdir)
             gone = [d.doc_id for d in current if d.doc_id in set(doc_ids)]
             if not gone:
                 return None
             state = cdir.read_state()
             state["removed"] = sorted(set(state.get("removed", [])) | set(gone))
-            cdir.write_state(state)
-            for doc_id in gone:
-                cdir.drop_added(doc_id)
             report = self._write_generation(
                 cdir, [d for d in current if d.doc_id not in set(gone)], progress, added_at=added_at,
-                figures=self._current_figures(cdir),
+                figures=self._current_figures(cdir), stage={"state": state, "drop": gone},
             )
             return replace(report, removed=tuple(gone))
 
@@ -444,13 +500,17 @@ class Engine:
         """Documents of the live generation; when there is none or it is unreadable, those of its
         sources (or nothing, without ``from_sources``), so that an add never drops the rest."""
         try:
-            idx = self.index(cdir.name)
+            return self._live_docs(cdir)
         except NewsQAError as exc:
             if cdir.exists():
                 log.warning("corpus %s: live index unreadable (%s); starting from its sources", cdir.name, exc)
             if not from_sources:
                 return [], {}
             return self._source_docs(cdir, cdir.read_state()), {}
+
+    def _live_docs(self, cdir: CorpusDir) -> tuple[list[Document], dict[str, str]]:
+        idx = self.index(cdir.name)
+        idx.wait_verified()  # a write copies these documents: they must have passed the checksum test
         docs, added_at = [], {}
         for pos, doc_id, title, source, url, published, text, when in idx.query(
             "SELECT pos, doc_id, title, source, url, published, text, added_at FROM documents ORDER BY pos"
@@ -473,16 +533,18 @@ class Engine:
         """Figures of the live generation by document, so an add or remove need not extract them again."""
         try:
             idx = self.index(cdir.name)
+            idx.wait_verified()
+            rows = idx.query(
+                "SELECT d.doc_id, f.text, f.value, f.unit, f.kind, f.label, s.paragraph, s.sentence, f.start, "
+                "f.\"end\" FROM figures f JOIN sentences s ON s.id = f.sentence_id "
+                "JOIN documents d ON d.pos = f.doc_pos ORDER BY f.id"
+            )
         except NewsQAError:
-            return {}
+            return {}  # extracted again from the text
         if idx.manifest.get("figures_version") != FIGURES_VERSION:
             return {}  # extracted by an older extractor: extract them again
         out: dict[str, list[Figure]] = {}
-        for row in idx.query(
-            "SELECT d.doc_id, f.text, f.value, f.unit, f.kind, f.label, s.paragraph, s.sentence, f.start, f.\"end\" "
-            "FROM figures f JOIN sentences s ON s.id = f.sentence_id JOIN documents d ON d.pos = f.doc_pos "
-            "ORDER BY f.id"
-        ):
+        for row in rows:
             doc_id, text, value, unit, kind, label, paragraph, sentence, start, end = row
             out.setdefault(doc_id, []).append(
                 Figure(doc_id=doc_id, text=text, value=value, unit=unit, kind=kind, label=label,
@@ -498,13 +560,36 @@ class Engine:
         *,
         added_at: dict[str, str],
         figures: dict[str, list[Figure]] | None = None,
+        stage: dict | None = None,
     ) -> ChangeReport:
-        """Embed, extract and write a complete new generation, then make it live (writer lock held)."""
-        started = time.perf_counter()
+        """Write a complete new generation and make it live (writer lock held), with the source changes
+        in ``stage`` (state, save, drop; see store.CorpusDir.stage). Should any step before the switch
+        fail, the corpus is left exactly as it was, and the error says so."""
         cdir.root.mkdir(parents=True, exist_ok=True)
         cdir.collect_garbage()
         number, final = cdir.next_generation()
         tmp = final.with_name(final.name + ".tmp")
+        try:
+            report = self._write_new(cdir, docs, progress, added_at, figures, number, tmp, final, stage or {})
+        except (OSError, sqlite3.Error, RuntimeError, MemoryError) as exc:
+            if cdir.current_token() == final.name:  # pragma: no cover - failed syncing after the switch
+                raise IndexWriteError(f"corpus {cdir.name!r}: generation {number} is live, but writing "
+                                      f"failed after the switch ({exc}); check the disk") from exc
+            shutil.rmtree(tmp, ignore_errors=True)
+            cdir.unstage(number)
+            raise _write_error(exc, cdir.root, f"corpus {cdir.name!r}") from exc
+        try:
+            cdir.apply_pending()
+            self.index(cdir.name)  # load the new generation now, so the next question does not pay for it
+            cdir.collect_garbage()
+        except (OSError, NewsQAError) as exc:  # the new generation is live: staged changes are applied next time
+            log.warning("corpus %s: generation %d is live, but tidying up failed: %s", cdir.name, number, exc)
+        return report
+
+    def _write_new(self, cdir: CorpusDir, docs: list[Document], progress: Progress | None, added_at: dict[str, str],
+                   figures: dict[str, list[Figure]] | None, number: int, tmp: Path, final: Path, stage: dict
+                   ) -> ChangeReport:
+        started = time.perf_counter()
         tmp.mkdir()
 
         texts = [s.text for d in docs for s in d.sentences]
@@ -563,18 +648,19 @@ class Engine:
             "figures_version": FIGURES_VERSION,
             "built_at": now_iso(),
             "build_seconds": round(seconds, 3),
+            "files": file_table(tmp),
         }
         atomic_write(tmp / "manifest.json", json.dumps(manifest, indent=2))
+        cdir.stage(number, state=stage.get("state"), save=stage.get("save", []), drop=stage.get("drop", []))
         cdir.publish(tmp, final)
-        self.index(cdir.name)  # load the new generation now, so the next question does not pay for it
-        cdir.collect_garbage()
         return ChangeReport(
             corpus=cdir.name, generation=number, documents=len(docs), sentences=total,
             figures=manifest["figures"], embedded=embedded, seconds=round(time.perf_counter() - started, 3),
         )
 
     def close(self) -> None:
-        self.cache.close()
+        if self._cache is not None:
+            self._cache.close()
 
 
 def document_from_saved(saved: dict) -> Document:
@@ -610,6 +696,56 @@ def _dedupe(docs: list[Document]) -> list[Document]:
         doc = _unique_id(doc, seen)
         seen[doc.doc_id] = doc
     return list(seen.values())
+
+
+def _fingerprint(text: str) -> str:
+    """What makes two documents the same text: their words, whatever the spacing and line breaks."""
+    return hashlib.blake2b(" ".join(text.split()).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _drop_duplicates(docs: list[Document]) -> tuple[list[Document], list[tuple[Document, Document]]]:
+    """Keep the first of documents with the same text; also return (dropped, kept) pairs."""
+    seen: dict[str, Document] = {}
+    kept, dropped = [], []
+    for doc in docs:
+        same = seen.setdefault(_fingerprint(doc.text), doc)
+        if same is doc:
+            kept.append(doc)
+        else:
+            dropped.append((doc, same))
+    return kept, dropped
+
+
+def _clean_metadata(doc: Document) -> Document:
+    """Whatever made the document: a one-line, capped title and only an http(s) link."""
+    title = clean_title(doc.title) or doc.doc_id
+    url = doc.url if doc.url and not web_url_problem(doc.url) else None
+    return doc if (title, url) == (doc.title, doc.url) else replace(doc, title=title, url=url)
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _write_error(exc: BaseException, where: Path, what: str) -> IndexWriteError:
+    """A plain message for a failed write: a full disk and a read-only folder are named as such."""
+    code = getattr(exc, "errno", None)
+    text = str(exc).lower()
+    if code in _DISK_FULL or "disk is full" in text or "no space left" in text or "quota" in text:
+        return IndexWriteError(f"the disk holding {where} is full: the write failed and {what} is unchanged; "
+                               "free some space and try again")
+    if code in _READ_ONLY or "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        return IndexWriteError(f"cannot write to {where} ({exc}): {what} is unchanged; answering works, but "
+                               "adding or rebuilding needs write access to the index directory")
+    if isinstance(exc, MemoryError):
+        return IndexWriteError(f"ran out of memory while writing {what}, which is unchanged; add fewer "
+                               "documents at a time")
+    return IndexWriteError(f"could not write {what} in {where} ({type(exc).__name__}: {exc}); it is unchanged")
+
+
+def _damaged(idx: CorpusIndex, problem: str) -> IndexCorruptError:
+    return IndexCorruptError(f"{idx.path.name}: {problem}; rebuild it from its sources with "
+                             f"`newsqa index build --corpus {idx.manifest.get('corpus', 'default')}`")
 
 
 __all__ = ["Engine", "EngineSettings", "check_corpus_name", "clean_question"]

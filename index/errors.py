@@ -45,3 +45,11 @@ class InvalidQuestionError(NewsQAError):
 
 class BusyError(NewsQAError):
     """Another writer holds the corpus lock and waiting was not allowed."""
+
+
+class IndexWriteError(NewsQAError):
+    """A build, add or remove could not write the index (disk full, read-only); the index is unchanged."""
+
+
+class DuplicateDocumentError(UnsupportedDocumentError):
+    """A document with the same text is already in the corpus."""

@@ -195,7 +195,7 @@ def blocks_text(blocks: list[Block]) -> str:
     return "\n\n".join(_HEADING_MARK + b.text if b.kind == "heading" else b.text for b in blocks)
 
 
-def clean_title(title: str | None, sitename: str | None) -> str | None:
+def strip_site_name(title: str | None, sitename: str | None) -> str | None:
     """The headline without the site name a page appends ("Sweden drops ... | Al Bawaba")."""
     if not title:
         return title

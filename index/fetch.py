@@ -14,11 +14,12 @@ import ipaddress
 import logging
 import socket
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 from index.errors import DocumentTooLargeError, FetchError
 
@@ -101,6 +102,9 @@ def _resolve(host: str, port: int) -> list[tuple[int, str]]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise FetchError(f"cannot resolve host {host!r}: {exc}; check the URL") from exc
+    except UnicodeError as exc:  # the idna codec: an empty label ("a..b") or one over 63 characters
+        raise FetchError(f"refused: {host!r} is not a valid host name (empty or over-long label); "
+                         "check the URL") from exc
     seen: list[tuple[int, str]] = []
     for family, _type, _proto, _name, sockaddr in infos:
         item = (family, str(sockaddr[0]))
@@ -119,58 +123,116 @@ def _vet_host(host: str, port: int, *, url: str, allow_private: bool) -> list[tu
     return addresses
 
 
+class _Deadline:
+    """One total time limit for a whole fetch (every hop, headers and body).
+
+    A socket timeout only bounds each single receive: a server that sends one byte every half second
+    never trips it. A timer thread therefore shuts down every socket of the fetch when the time is
+    up, which wakes a receive blocked in any layer (headers, chunked body, TLS).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if not self.expired:
+                return
+        self._shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            self._shutdown(sock)
+
+    @staticmethod
+    def _shutdown(sock: socket.socket) -> None:
+        try:  # the plain socket method: SSLSocket.shutdown would also tear down TLS state under a reader
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """An HTTP connection to a pre-vetted address; the Host header still names the host."""
 
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+    def __init__(self, host: str, port: int, address: str, timeout: float, deadline: _Deadline) -> None:
         super().__init__(host, port, timeout=timeout)
         self._address = address
+        self._deadline = deadline
 
     def connect(self) -> None:
         self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self._deadline.watch(self.sock)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """An HTTPS connection to a pre-vetted address; SNI and the certificate check use the host name."""
 
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+    def __init__(self, host: str, port: int, address: str, timeout: float, deadline: _Deadline) -> None:
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
         self._address = address
+        self._deadline = deadline
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)
+        self._deadline.watch(sock)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def _remaining(deadline: float, url: str, timeout: float) -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise FetchError(f"timed out after {timeout:g} s fetching {url}; try again or raise the timeout")
+def _timed_out(seconds: float, url: str) -> FetchError:
+    return FetchError(f"timed out after {seconds:g} s fetching {url}; try again or raise the timeout")
+
+
+def _remaining(deadline: _Deadline, url: str) -> float:
+    left = deadline.at - time.monotonic()
+    if left <= 0 or deadline.expired:
+        raise _timed_out(deadline.seconds, url)
     return left
 
 
-def _open(url: str, *, deadline: float, timeout: float, allow_private: bool, user_agent: str,
+def _split(url: str) -> SplitResult:
+    """urlsplit, with a malformed URL ("http://[::1/") refused instead of raising ValueError."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsed lazily: a bad port raises here
+    except ValueError as exc:
+        raise FetchError(f"refused {url}: it is not a valid URL ({exc}); check it") from exc
+    return parts
+
+
+def _open(url: str, *, deadline: _Deadline, allow_private: bool, user_agent: str,
           accept: str | None = None, headers: Mapping[str, str] | None = None
           ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     """Check one hop's URL, connect to a vetted address and send the GET."""
-    parts = urlsplit(url)
+    parts = _split(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise FetchError(f"refused {url}: only http and https URLs can be fetched, not {scheme or 'no scheme'!r}")
     host = parts.hostname
     if not host:
         raise FetchError(f"refused {url}: the URL has no host name")
-    try:
-        port = parts.port or (443 if scheme == "https" else 80)
-    except ValueError as exc:
-        raise FetchError(f"refused {url}: bad port ({exc})") from exc
+    port = parts.port or (443 if scheme == "https" else 80)
     addresses = _vet_host(host, port, url=url, allow_private=allow_private)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     conn_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
     last_error: Exception | None = None
     for _family, address in addresses:
-        conn = conn_class(host, port, address, _remaining(deadline, url, timeout))
+        conn = conn_class(host, port, address, _remaining(deadline, url), deadline)
         try:
             conn.putrequest("GET", path, skip_accept_encoding=True)
             conn.putheader("User-Agent", user_agent)
@@ -179,11 +241,14 @@ def _open(url: str, *, deadline: float, timeout: float, allow_private: bool, use
             for name, value in (headers or {}).items():
                 conn.putheader(name, value)
             conn.endheaders()
-            return conn, conn.getresponse()
+            resp = conn.getresponse()
+            if deadline.expired:  # cut off mid-headers: what arrived is not the whole answer
+                raise TimeoutError
+            return conn, resp
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            if isinstance(exc, TimeoutError):
-                raise FetchError(f"timed out after {timeout:g} s fetching {url}; try again or raise the timeout") from exc
+            if isinstance(exc, TimeoutError) or deadline.expired:
+                raise _timed_out(deadline.seconds, url) from exc
             last_error = exc
             log.debug("connect to %s (%s) failed: %s", host, address, exc)
     raise FetchError(f"could not fetch {url}: {last_error}; check the URL or try again later")
@@ -201,7 +266,7 @@ def _decoder(encoding: str, url: str) -> zlib._Decompress | None:
 
 
 def _read_body(conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, *, url: str,
-               max_bytes: int, deadline: float, timeout: float) -> bytes:
+               max_bytes: int, deadline: _Deadline) -> bytes:
     """Read the body, decompressing incrementally, and stop as soon as it passes max_bytes."""
     too_large = DocumentTooLargeError(
         f"{url} is larger than the {max_bytes:,}-byte limit; save a smaller excerpt or raise the limit")
@@ -214,12 +279,16 @@ def _read_body(conn: http.client.HTTPConnection, resp: http.client.HTTPResponse,
     out = bytearray()
     while True:
         if conn.sock is not None:
-            conn.sock.settimeout(_remaining(deadline, url, timeout))
+            conn.sock.settimeout(_remaining(deadline, url))
         try:
             chunk = resp.read(_CHUNK)
         except (OSError, http.client.HTTPException) as exc:
+            if deadline.expired:
+                raise _timed_out(deadline.seconds, url) from exc
             raise FetchError(f"lost the connection while reading {url}: {exc}; try again") from exc
         if not chunk:
+            if deadline.expired:  # the watchdog's shutdown reads as an early end of the body
+                raise _timed_out(deadline.seconds, url)
             break
         if decoder is None:
             out += chunk
@@ -260,17 +329,28 @@ def fetch_url(url: str, *, max_bytes: int = 5_000_000, timeout: float = 15.0, al
               ) -> FetchedPage:
     """Fetch ``url`` with SSRF protection, following up to 5 redirects, within size and time limits.
 
-    ``content_types`` (with ``what`` naming them in the refusal) are the media types accepted. With
-    ``etag`` or ``last_modified`` from an earlier fetch, the GET is conditional and an unchanged
-    resource comes back as ``not_modified`` with an empty body.
+    ``timeout`` is a total deadline for the whole fetch (every hop, headers and body), not a limit
+    per network read. ``content_types`` (with ``what`` naming them in the refusal) are the media types
+    accepted. With ``etag`` or ``last_modified`` from an earlier fetch, the GET is conditional and an
+    unchanged resource comes back as ``not_modified`` with an empty body.
     """
-    deadline = time.monotonic() + timeout
-    current = url.strip()
+    deadline = _Deadline(timeout)
+    try:
+        return _fetch(url.strip(), deadline=deadline, max_bytes=max_bytes, allow_private=allow_private,
+                      user_agent=user_agent, content_types=content_types, what=what, etag=etag,
+                      last_modified=last_modified)
+    finally:
+        deadline.cancel()
+
+
+def _fetch(url: str, *, deadline: _Deadline, max_bytes: int, allow_private: bool, user_agent: str,
+           content_types: Sequence[str], what: str, etag: str | None, last_modified: str | None) -> FetchedPage:
+    current = url
     conditional = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
     accept = None if content_types == ALLOWED_CONTENT_TYPES else ", ".join(content_types) + ";q=0.9, */*;q=0.1"
     for hop in range(MAX_REDIRECTS + 1):
-        conn, resp = _open(current, deadline=deadline, timeout=timeout, allow_private=allow_private,
-                           user_agent=user_agent, accept=accept, headers=conditional)
+        conn, resp = _open(current, deadline=deadline, allow_private=allow_private, user_agent=user_agent,
+                           accept=accept, headers=conditional)
         try:
             if resp.status == 304 and conditional:
                 return FetchedPage(url=current, content_type="", charset=None, body=b"", etag=etag,
@@ -280,17 +360,24 @@ def fetch_url(url: str, *, max_bytes: int = 5_000_000, timeout: float = 15.0, al
                 if not location:
                     raise FetchError(f"{current} answered HTTP {resp.status} without a Location to go to")
                 log.debug("redirect %d: %s -> %s", hop + 1, current, location)
-                current = urljoin(current, location.strip())
+                try:
+                    current = urljoin(current, location.strip())
+                except ValueError as exc:
+                    raise FetchError(f"{current} redirected to a malformed URL {location!r} ({exc})") from exc
                 continue
             if not 200 <= resp.status < 300:
                 raise FetchError(f"{current} answered HTTP {resp.status} {resp.reason}; check the URL")
             media, charset = _content_type(resp, current, content_types, what)
-            body = _read_body(conn, resp, url=current, max_bytes=max_bytes, deadline=deadline, timeout=timeout)
+            body = _read_body(conn, resp, url=current, max_bytes=max_bytes, deadline=deadline)
+            if deadline.expired:
+                raise _timed_out(deadline.seconds, current)
             log.info("fetched %s (%s, %d bytes)", current, media, len(body))
             return FetchedPage(url=current, content_type=media, charset=charset, body=body,
                                etag=resp.getheader("ETag"), last_modified=resp.getheader("Last-Modified"))
-        except TimeoutError as exc:
-            raise FetchError(f"timed out after {timeout:g} s fetching {current}; try again or raise the timeout") from exc
+        except (TimeoutError, http.client.HTTPException, OSError) as exc:
+            if isinstance(exc, TimeoutError) or deadline.expired:
+                raise _timed_out(deadline.seconds, current) from exc
+            raise FetchError(f"lost the connection to {current}: {exc}; try again") from exc
         finally:
             conn.close()
     raise FetchError(f"refused {url}: more than {MAX_REDIRECTS} redirects (last was {current})")

@@ -156,6 +156,7 @@ class ChangeReport:
     updated: tuple[str, ...] = ()  # documents an add replaced (same id and source)
     embedded: int = 0  # sentences that had to be embedded (cache misses)
     seconds: float = 0.0
+    duplicates: tuple[str, ...] = ()  # inputs skipped: the same text is already in the corpus
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 
 import sentencex
 
@@ -61,6 +62,13 @@ _TITLE_END = re.compile(
 # Every C0/C1 control character becomes a space for the segmenter; a 1:1 replacement keeps offsets.
 # (A regex substitution: str.translate with a dict costs ~0.2 µs per character, more than sentencex.)
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Longest sentence kept whole. all-MiniLM-L6-v2 reads 256 word pieces (~1,000-1,200 characters of
+# English) and ignores the rest, and one "sentence" of a text without punctuation (a 2 MB transcript,
+# a 10,000-character token) would otherwise be a single, unreadable answer.
+MAX_SENTENCE_CHARS = 1000
+# Where a long run may be cut, best first: after a clause mark followed by a space, then at a space.
+_CLAUSE_END = re.compile(r"[,;:)\]\u2013\u2014](?=\s)|\s[-\u2013\u2014]\s")
+_SPACE = re.compile(r"\s")
 
 
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
@@ -159,4 +167,40 @@ def split_sentences(text: str) -> list[Sentence]:
             if s < e:
                 sentences.append(Sentence(pnum, len(sentences) + 1, s, e, text[s:e]))
             start = max(start, end)
-    return sentences
+    return cap_sentence_length(text, sentences)
+
+
+def _cut(text: str, start: int, limit: int) -> int:
+    """Where to end a piece of an over-long sentence starting at ``start``: the last clause boundary,
+    else the last space, in the second half of the next ``limit`` characters; else exactly at the limit."""
+    low, high = start + limit // 2, start + limit
+    for pattern in (_CLAUSE_END, _SPACE):
+        last = None
+        for last in pattern.finditer(text, low, high):
+            pass
+        if last is not None:
+            return last.end()
+    return high
+
+
+def cap_sentence_length(text: str, sentences: list[Sentence], limit: int = MAX_SENTENCE_CHARS) -> list[Sentence]:
+    """Split every sentence longer than ``limit`` characters into pieces of at most ``limit``.
+
+    Pieces end at clause boundaries (", ", "; ", " - "), else at a space, else at the hard limit; their
+    spans stay exact (``text[s.start:s.end] == s.text``) and sentences are renumbered.
+    """
+    if all(s.end - s.start <= limit for s in sentences):
+        return sentences
+    out: list[Sentence] = []
+    for s in sentences:
+        start = s.start
+        while s.end - start > limit:
+            cut = _cut(text, start, limit)
+            a, b = _strip_span(text, start, cut)
+            if a < b:
+                out.append(Sentence(s.paragraph, len(out) + 1, a, b, text[a:b]))
+            start = cut
+        a, b = _strip_span(text, start, s.end)
+        if a < b:
+            out.append(replace(s, sentence=len(out) + 1, start=a, end=b, text=text[a:b]))
+    return out

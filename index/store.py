@@ -3,12 +3,14 @@
     INDEX_DIR/
       embeddings.sqlite            shared embedding cache (model + sentence text -> vector)
       corpora/NAME/
-        lock                       flock'ed by the one writer at a time
+        lock                       flock'ed by the one writer at a time, which writes who it is into it
         state.json                 source folder and removed document ids
         added/DOC_ID.json          documents added to this corpus (its own copy, for rebuilds)
+        pending-000042.json        changes to state.json and added/ that take effect with gen-000042
         CURRENT                    name of the live generation, replaced atomically
         gen-000042/                one complete, immutable generation:
-          manifest.json            format version, model, dimension, index type, counts
+          manifest.json            format version, model, dimension, index type, counts, and the size
+                                   and CRC-32 of every other file of the generation
           docs.sqlite              documents, sentences, paragraphs, figures
           sentences.faiss          dense index over sentence vectors
           vectors.npy, paragraphs.npy, documents.npy, sent_doc.npy, sent_para.npy, sentence_traits.npy, titles.npy
@@ -17,6 +19,12 @@
 A generation is written in full in a ``.tmp`` folder, fsync'ed, renamed, and only then named in
 CURRENT (write a temp file, fsync, ``os.replace``): a crash at any moment leaves the previous
 generation live.
+
+Changes to a corpus's sources (its ``added/`` copies and ``state.json``) belong to the generation that
+makes them: they are written as ``pending-<generation>.json`` before it is published and applied after.
+Whoever takes the writer lock next finishes the job: a pending file whose generation is live is
+applied, any other is deleted. So a write that fails or is killed before its generation goes live
+leaves nothing that a later build would pick up, and one killed after loses nothing.
 """
 
 from __future__ import annotations
@@ -26,17 +34,20 @@ import errno
 import fcntl
 import json
 import logging
+import mmap
 import os
 import re
 import shutil
 import sqlite3
+import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .errors import BusyError, IndexCorruptError, IndexMissingError, NewsQAError
+from .errors import BusyError, IndexCorruptError, IndexMissingError, IndexWriteError, NewsQAError
 from .models import Document, Figure, Sentence
 
 log = logging.getLogger(__name__)
@@ -44,6 +55,12 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 3  # 2: BM25 k1/b and stopwords tuned, sentence_traits.npy; 3: answer types, headings, titles.npy
 _CORPUS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _GEN = re.compile(r"^gen-(\d{6})$")
+_PENDING = re.compile(r"^pending-(\d{6})\.json$")
+MANIFEST_KEYS = {"format_version": int, "generation": int, "model": str, "dimension": int, "index_type": str,
+                 "documents": int, "sentences": int, "figures": int, "built_at": str}
+_SAVED_KEYS = ("doc_id", "title", "source", "text")
+_HASH_BLOCK = 8 * 1024 * 1024
+LOCK_NOTICE_SECONDS = 30.0  # a waiting writer says again who holds the lock this often
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -119,25 +136,63 @@ class CorpusDir:
 
     def read_state(self) -> dict[str, Any]:
         try:
-            return json.loads((self.root / "state.json").read_text())
+            state = json.loads((self.root / "state.json").read_text(encoding="utf-8"))
+            problem = _state_problem(state)
         except FileNotFoundError:
             return {"source_dir": None, "removed": []}
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            # Losing it must not block the rebuild that repairs the corpus: keep the bad copy for a
-            # human, and start over (documents removed earlier may come back from the source folder).
-            aside = self.root / f"state.json.corrupt-{int(time.time())}"
+            problem = str(exc)
+        if problem is None:
+            return state
+        # Losing it must not block the rebuild that repairs the corpus: keep the bad copy for a human,
+        # and start over (documents removed earlier may come back from the source folder).
+        aside = self.root / f"state.json.corrupt-{int(time.time())}"
+        try:
             os.replace(self.root / "state.json", aside)
-            log.error("corpus %s: state.json was unreadable (%s); moved to %s, starting afresh", self.name, exc, aside)
-            return {"source_dir": None, "removed": []}
+        except OSError as exc:
+            log.error("corpus %s: could not set the bad state.json aside: %s", self.name, exc)
+        log.error("corpus %s: state.json was unreadable (%s); moved to %s, starting afresh", self.name, problem, aside)
+        return {"source_dir": None, "removed": []}
 
     def write_state(self, state: dict[str, Any]) -> None:
         atomic_write(self.root / "state.json", json.dumps(state, indent=2))
 
-    def save_added(self, doc: Document) -> None:
-        """Keep this corpus's own copy of an added document, so a rebuild finds it again."""
-        self.added_dir.mkdir(parents=True, exist_ok=True)
-        payload = {k: v for k, v in asdict(doc).items() if k not in ("sentences", "paragraphs")}
-        atomic_write(self.added_dir / f"{doc.doc_id}.json", json.dumps(payload, ensure_ascii=False))
+    def stage(self, generation: int, *, state: dict[str, Any] | None = None, save: list[Document] = (),
+              drop: list[str] = ()) -> None:
+        """Record source changes that take effect when ``generation`` goes live (see the module doc)."""
+        payload = {
+            "state": state,
+            "save": [{k: v for k, v in asdict(d).items() if k not in ("sentences", "paragraphs")} for d in save],
+            "drop": list(drop),
+        }
+        atomic_write(self.root / f"pending-{generation:06d}.json", json.dumps(payload, ensure_ascii=False))
+
+    def unstage(self, generation: int) -> None:
+        (self.root / f"pending-{generation:06d}.json").unlink(missing_ok=True)
+
+    def apply_pending(self) -> None:
+        """Apply the staged changes of the live generation; drop those of generations that never went live."""
+        live = self.current_token()
+        for path in sorted(self.root.glob("pending-*.json")):
+            m = _PENDING.match(path.name)
+            if m and live == f"gen-{m.group(1)}":
+                try:
+                    payload = json.loads(path.read_text(encoding="utf-8"))
+                    self._apply(payload)
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                    log.error("corpus %s: could not apply %s (%s); discarding it", self.name, path.name, exc)
+            else:
+                log.info("corpus %s: %s belongs to a write that never went live; discarding it", self.name, path.name)
+            path.unlink(missing_ok=True)
+
+    def _apply(self, payload: dict[str, Any]) -> None:
+        for saved in payload.get("save", []):
+            self.added_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.added_dir / f"{saved['doc_id']}.json", json.dumps(saved, ensure_ascii=False))
+        for doc_id in payload.get("drop", []):
+            (self.added_dir / f"{doc_id}.json").unlink(missing_ok=True)
+        if payload.get("state") is not None:
+            self.write_state(payload["state"])
 
     def added_documents(self) -> list[dict[str, Any]]:
         if not self.added_dir.is_dir():
@@ -145,17 +200,15 @@ class CorpusDir:
         out = []
         for path in sorted(self.added_dir.glob("*.json")):
             try:
-                out.append(json.loads(path.read_text(encoding="utf-8")))
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
                 log.error("skipping unreadable added document %s: %s", path, exc)
+                continue
+            if not isinstance(saved, dict) or not all(isinstance(saved.get(k), str) for k in _SAVED_KEYS):
+                log.error("skipping added document %s: not a saved document (needs %s)", path, ", ".join(_SAVED_KEYS))
+                continue
+            out.append(saved)
         return out
-
-    def drop_added(self, doc_id: str) -> bool:
-        path = self.added_dir / f"{doc_id}.json"
-        if path.exists():
-            path.unlink()
-            return True
-        return False
 
     def publish(self, tmp: Path, final: Path) -> None:
         """Make a fully written generation live: rename it, then point CURRENT at it atomically."""
@@ -176,11 +229,22 @@ class CorpusDir:
                 shutil.rmtree(path, ignore_errors=True)
 
     @contextlib.contextmanager
-    def writer_lock(self, timeout: float | None = None) -> Iterator[None]:
-        """Serialize writers across threads and processes; wait up to ``timeout`` seconds (None: forever)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "lock", "a+") as fh:
+    def writer_lock(self, timeout: float | None = None, purpose: str = "a write") -> Iterator[None]:
+        """Serialize writers across threads and processes; wait up to ``timeout`` seconds (None: forever).
+
+        The holder writes who it is (pid, purpose, since when) into the lock file, so a writer that has
+        to wait can say for whom; once it has the lock, it finishes or discards staged changes.
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fh = open(self.root / "lock", "a+", encoding="utf-8")
+        except OSError as exc:
+            raise IndexWriteError(
+                f"cannot write to corpus {self.name!r} in {self.root}: {exc.strerror or exc}; questions can "
+                "still be answered, but adding or rebuilding needs write access to the index directory") from exc
+        with fh:
             deadline = None if timeout is None else time.monotonic() + timeout
+            noticed = 0.0
             while True:
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -190,13 +254,113 @@ class CorpusDir:
                         raise
                     if deadline is not None and time.monotonic() >= deadline:
                         raise BusyError(
-                            f"corpus {self.name!r} is being rebuilt by another command; try again in a minute"
+                            f"corpus {self.name!r} is busy with {self._holder(fh)}; try again in a minute"
                         ) from None
+                    if time.monotonic() - noticed >= LOCK_NOTICE_SECONDS:
+                        wait = "" if timeout is None else f" up to {timeout:g} s"
+                        log.warning("corpus %s is busy with %s; waiting%s before %s", self.name,
+                                    self._holder(fh), wait, purpose)
+                        noticed = time.monotonic()
                     time.sleep(0.05)
             try:
+                with contextlib.suppress(OSError):  # only informative: a full disk must not stop the write
+                    fh.seek(0)
+                    fh.truncate()
+                    fh.write(json.dumps({"pid": os.getpid(), "purpose": purpose,
+                                         "since": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}))
+                    fh.flush()
+                self.apply_pending()
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _holder(fh: Any) -> str:
+        """Who holds the lock, as its holder wrote it ("an add (pid 1234, since ...)")."""
+        try:
+            fh.seek(0)
+            info = json.loads(fh.read() or "null")
+            return f"{info['purpose']} (pid {int(info['pid'])}, since {info['since']})"
+        except (OSError, ValueError, TypeError, KeyError):
+            return "another command"
+
+
+def _state_problem(state: Any) -> str | None:
+    """Why a parsed state.json cannot be used (valid JSON of the wrong shape), or None."""
+    if not isinstance(state, dict):
+        return f"expected a JSON object, found {type(state).__name__}"
+    if not isinstance(state.get("source_dir"), (str, type(None))):
+        return "'source_dir' is not a string"
+    removed = state.get("removed", [])
+    if not isinstance(removed, list) or not all(isinstance(r, str) for r in removed):
+        return "'removed' is not a list of document ids"
+    return None
+
+
+def checksum(path: Path) -> str:
+    """CRC-32 of a file (zlib, ~3 GB/s in memory): catches flipped bytes, not tampering.
+
+    The file is mapped, not read: no copy out of the page cache (measured 0.66 vs 0.51 GB/s under load).
+    """
+    crc = 0
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size:
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped, memoryview(mapped) as view:
+                for start in range(0, size, _HASH_BLOCK):
+                    crc = zlib.crc32(view[start : start + _HASH_BLOCK], crc)
+    return f"{crc:08x}"
+
+
+def file_table(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and checksum of every file of a generation folder except the manifest, by relative path."""
+    table = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json"):
+        table[path.relative_to(folder).as_posix()] = {"bytes": path.stat().st_size, "crc32": checksum(path)}
+    return table
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """A generation's manifest, refused as damaged unless it is an object with every key of the right type."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorruptError(f"{folder}/manifest.json is missing") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"{folder}/manifest.json is not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"{folder}/manifest.json holds {type(manifest).__name__}, not an object")
+    wrong = [k for k, kind in MANIFEST_KEYS.items() if not isinstance(manifest.get(k), kind)]
+    files = manifest.get("files")
+    if wrong and "format_version" not in wrong or files is not None and not isinstance(files, dict):
+        raise IndexCorruptError(f"{folder}/manifest.json lacks or garbles {', '.join(wrong) or 'files'}")
+    return manifest
+
+
+def check_sizes(folder: Path, files: dict[str, Any]) -> str | None:
+    """The first file of ``files`` that is missing or has another size than recorded, as a message."""
+    for name, info in files.items():
+        try:
+            size = (folder / name).stat().st_size
+        except OSError:
+            return f"{name} is missing"
+        if not isinstance(info, dict) or size != info.get("bytes"):
+            return f"{name} has {size:,} bytes, the manifest recorded {info.get('bytes') if isinstance(info, dict) else '?'}"
+    return None
+
+
+def check_checksums(folder: Path, files: dict[str, Any], stop: threading.Event | None = None) -> str | None:
+    """The first file of ``files`` whose checksum differs from the recorded one, as a message."""
+    for name, info in files.items():
+        if stop is not None and stop.is_set():
+            return None
+        try:
+            actual = checksum(folder / name)
+        except OSError as exc:
+            return f"{name} cannot be read ({exc.strerror or exc})"
+        if actual != info.get("crc32"):
+            return f"{name} is damaged (checksum {actual}, the manifest recorded {info.get('crc32')})"
+    return None
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -9,18 +9,23 @@ local http.server on 127.0.0.1, or to 169.254.169.254, which must be refused bef
 from __future__ import annotations
 
 import gzip
+import json
+import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from bot.console import format_answer
 from bot.format import answer_payload
-from index.documents import load_bytes, load_path, load_text, load_url
+from index.documents import TITLE_LIMIT, list_sources, load_bytes, load_path, load_text, load_url
 from index.engine import Engine
+from index.segment import MAX_SENTENCE_CHARS
 from index.errors import DocumentTooLargeError, FetchError, InvalidQuestionError, UnsupportedDocumentError
 from tests.botfixtures import World, bot_engine, bot_settings, simcord_bot, world  # noqa: F401
 
@@ -122,11 +127,130 @@ def test_fifty_megabyte_file_is_refused_before_it_is_read(fake_engine: Engine, t
     path = tmp_path / "huge.txt"
     with open(path, "wb") as fh:  # sparse: 50 MB on paper, nothing written
         fh.truncate(50 * 1024 * 1024)
-    reads: list[Path] = []
-    real_read = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real_read(self))
+    opened: list[str] = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda file, *a, **k: opened.append(str(file)) or real_open(file, *a, **k))
     _refused(fake_engine, lambda: load_path(path), DocumentTooLargeError, "52,428,800 bytes, over the 5,000,000")
-    assert reads == [], "the file was read although its size alone refuses it"
+    assert str(path) not in opened, "the file was opened although its size alone refuses it"
+
+
+@pytest.mark.parametrize("make", ["fifo", "zero", "urandom", "folder"])
+def test_a_file_that_is_not_a_regular_file_is_refused_before_it_is_read(fake_engine: Engine, tmp_path: Path,
+                                                                        make: str) -> None:
+    """A FIFO would hang the add (open blocks until a writer comes); /dev/zero would read forever."""
+    path = tmp_path / "x.txt"
+    if make == "fifo":
+        os.mkfifo(path)
+    elif make == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to(f"/dev/{make}")
+    kind = {"fifo": "a named pipe", "folder": "a folder"}.get(make, "a character device")
+    _refused(fake_engine, lambda: load_path(path), UnsupportedDocumentError, f"is {kind}.*not a regular file")
+
+
+def test_build_skips_links_out_of_the_source_folder_and_devices(tmp_path: Path, caplog: pytest.LogCaptureFixture
+                                                                ) -> None:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "kept.txt").write_text(ARTICLE)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The password is hunter2. Nobody should index it.")
+    (folder / "outside.txt").symlink_to(secret)
+    (folder / "inside.txt").symlink_to(folder / "kept.txt")  # a link within the folder is fine
+    (folder / "zero.txt").symlink_to("/dev/zero")
+    os.mkfifo(folder / "pipe.md")
+    assert [p.name for p in list_sources(folder)] == ["inside.txt", "kept.txt"]
+    assert "outside the source folder" in caplog.text and "not a regular file" in caplog.text
+
+
+def test_build_reads_source_files_within_the_upload_limit(tmp_path: Path, seeds_dir: Path) -> None:
+    from index.embed import HashingEncoder
+    from index.engine import EngineSettings
+
+    (seeds_dir / "long.txt").write_text(ARTICLE * 40)  # ~5.6 kB
+    engine = Engine(tmp_path / "idx", HashingEncoder(), EngineSettings(seeds_dir=seeds_dir, max_document_bytes=5000))
+    with pytest.raises(DocumentTooLargeError, match="long.txt is 5,560 bytes, over the 5,000-byte limit"):
+        engine.build()
+    engine.close()
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32", "utf-32-be"])
+def test_utf16_and_utf32_text_with_a_bom_is_read(fake_engine: Engine, tmp_path: Path, codec: str) -> None:
+    data = ("\ufeff" + ARTICLE).encode({"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(codec, codec))
+    path = tmp_path / "wide.txt"
+    path.write_bytes(data)
+    for doc in (load_path(path), load_bytes(data, name="wide.txt")):
+        assert doc.text == ARTICLE and "900 tonnes" in doc.sentences[0].text
+        assert all(doc.text[s.start:s.end] == s.text for s in doc.sentences)
+    html = ("\ufeff<html><head><title>Zorblax</title></head><body><article><p>" + ARTICLE
+            + "</p></article></body></html>").encode("utf-16-le")
+    assert "900 tonnes" in load_bytes(html, name="wide.html").text
+
+
+def test_broken_utf16_is_refused_with_how_to_convert(tmp_path: Path) -> None:
+    data = "\ufeffZorblax output rose.".encode("utf-16-le") + b"\x00\xd8"  # ends in half a surrogate pair
+    with pytest.raises(UnsupportedDocumentError, match="UTF-16 byte order mark.*save it as UTF-8"):
+        load_bytes(data, name="wide.txt")
+
+
+@pytest.mark.parametrize(("meta", "match"), [
+    ({"url": "javascript:alert(1)"}, "only http:// and https:// links"),
+    ({"url": "file:///etc/passwd"}, "only http:// and https:// links"),
+    ({"url": "https://"}, "no host name"),
+    ({"url": "http://[::1"}, "not a valid URL"),
+    ({"title": "\x00\u202e\n"}, "no printable text"),
+])
+def test_bad_sidecar_metadata_is_refused(fake_engine: Engine, tmp_path: Path, meta: dict, match: str) -> None:
+    path = tmp_path / "article.txt"
+    path.write_text(ARTICLE)
+    (tmp_path / "article.txt.meta.json").write_text(json.dumps(meta))
+    _refused(fake_engine, lambda: load_path(path), UnsupportedDocumentError, match)
+
+
+def test_sidecar_titles_are_one_capped_plain_line(fake_engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "article.txt"
+    path.write_text(ARTICLE)
+    meta = tmp_path / "article.txt.meta.json"
+    meta.write_text(json.dumps({"title": "Zorblax\x00 output\nrises \u202eevil\x1b[31m red"}))
+    assert load_path(path).title == "Zorblax output rises evil [31m red"
+    meta.write_text(json.dumps({"title": "word " * 20_000}))
+    title = load_path(path).title
+    assert len(title) <= TITLE_LIMIT and title.endswith("…")
+    # the same rules for a title given with the upload, and for the one a page declares
+    assert len(load_bytes(ARTICLE.encode(), name="a.txt", title="x" * 5000).title) <= TITLE_LIMIT
+    page = f"<html><head><title>{'T' * 999}\u202e</title></head><body><p>{ARTICLE}</p></body></html>"
+    assert len(load_bytes(page.encode(), name="a.html").title) <= TITLE_LIMIT
+
+
+def test_a_huge_sidecar_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "article.txt"
+    path.write_text(ARTICLE)
+    (tmp_path / "article.txt.meta.json").symlink_to("/dev/zero")
+    with pytest.raises(UnsupportedDocumentError, match="character device"):
+        load_path(path)
+    (tmp_path / "article.txt.meta.json").unlink()
+    (tmp_path / "article.txt.meta.json").write_text(json.dumps({"title": "x" * 2_000_000}))
+    with pytest.raises(DocumentTooLargeError, match="over the 1,048,576-byte limit"):
+        load_path(path)
+
+
+@pytest.mark.parametrize("text", [
+    "zorblax output rose and " * 80_000,  # ~2 MB without a single sentence mark
+    "Zorblax output rose. " + "x" * 10_000 + " and fell.",  # a 10,000-character "word"
+    "Zorblax, " * 3000 + "the end.",  # clause marks only
+])
+def test_text_without_sentence_ends_is_cut_into_bounded_sentences(fake_engine: Engine, text: str) -> None:
+    doc = load_text(text, title="Run-on")
+    assert max(s.end - s.start for s in doc.sentences) <= MAX_SENTENCE_CHARS
+    assert [s.sentence for s in doc.sentences] == list(range(1, len(doc.sentences) + 1))
+    for s in doc.sentences:
+        assert doc.text[s.start:s.end] == s.text
+    assert "".join(s.text for s in doc.sentences).replace(" ", "") == text.replace(" ", "")  # nothing lost
+    fake_engine.add([doc])
+    answer = fake_engine.ask("zorblax output rose")
+    assert all(len(h.text) <= MAX_SENTENCE_CHARS for h in answer.hits)
+    assert len(format_answer(answer)) < 8 * MAX_SENTENCE_CHARS  # was 3.9 MB for one answer
 
 
 @pytest.mark.parametrize(("text", "match"), [("", "no sentences"), (" \n\t\n ", "no sentences"),
@@ -163,6 +287,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        if self.path.startswith("/drip"):
+            self._drip()
+            return
         if self.path == "/article.txt":
             body, extra = ARTICLE.encode(), {}
         elif self.path == "/bomb.html":  # 10 MB of HTML in ~10 kB on the wire
@@ -189,6 +316,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
+
+
+    def _drip(self) -> None:
+        """One byte every 0.1 s for 6 s: of the headers (/drip-headers) or of the body (/drip)."""
+        body = ARTICLE.encode()[:60]
+        try:
+            if self.path == "/drip-headers":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(60):
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:  # the client gave up: what the deadline is for
+            pass
 
 
 @pytest.fixture
@@ -260,6 +410,27 @@ def test_gzip_bomb_served_with_content_encoding_is_cut_off(fake_engine: Engine, 
              DocumentTooLargeError, "larger than the 1,000,000-byte limit")
 
 
+@pytest.mark.parametrize("path", ["/drip", "/drip-headers"])
+def test_a_slow_drip_server_cannot_outlast_the_fetch_timeout(fake_engine: Engine, server: str, path: str) -> None:
+    """Each byte comes well within a socket timeout, but the whole fetch must end at the deadline."""
+    started = time.monotonic()
+    _refused(fake_engine, lambda: load_url(server + path, allow_private=True, timeout=1.0), FetchError,
+             "timed out after 1 s")
+    assert time.monotonic() - started < 4.0  # the server would go on for 6 s
+
+
+@pytest.mark.parametrize(("url", "match"), [
+    ("http://a..b/", "not a valid host name"),
+    ("http://" + "a" * 64 + ".example/", "not a valid host name"),
+    ("http://[::1/", "not a valid URL"),
+    ("http://example.com:99999/", "not a valid URL"),
+])
+def test_malformed_url_is_refused_with_a_message(fake_engine: Engine, no_connections: list, url: str,
+                                                 match: str) -> None:
+    _refused(fake_engine, lambda: load_url(url), FetchError, match)
+    assert no_connections == []
+
+
 # ------------------------------------------------------------------ through the bot (SimCord)
 
 
@@ -305,6 +476,18 @@ async def test_bot_refuses_bad_uploads_and_keeps_the_index(world: World, name: s
     result = await world.admin.slash(world.channel, "add-article", file=(name, data))
     assert result.response.ephemeral and result.response.content.startswith("Sorry, ")
     assert expected in result.response.content.lower()
+    assert _bot_snapshot(world) == before
+    assert world.env.errors
+
+
+async def test_bot_refuses_the_same_article_under_another_name(world: World) -> None:
+    await world.bot.corpus_ready(world.guild.id)
+    first = await world.admin.slash(world.channel, "add-article", file=("zorblax.txt", ARTICLE.encode()))
+    assert not first.response.content.startswith("Sorry, ")
+    before = _bot_snapshot(world)
+    again = await world.admin.slash(world.channel, "add-article", file=("zorblax-copy.txt", ARTICLE.encode()))
+    assert again.response.ephemeral and again.response.content.startswith("Sorry, ")
+    assert "same text as zorblax) is already indexed" in again.response.content
     assert _bot_snapshot(world) == before
     assert world.env.errors
 

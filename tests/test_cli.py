@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ import pytest
 from bot import cli, runtime
 from index.embed import HashingEncoder
 from index.engine import Engine
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -123,3 +127,72 @@ def test_corrupt_index_ask_says_how_to_rebuild_and_chat_rebuilds(run, tmp_path: 
     monkeypatch.setattr("sys.stdin", io.StringIO("Who is the NATO Secretary General?\n"))
     code, out, err = run("chat")
     assert code == 0 and "Rebuilding" in err and "Mark Rutte" in out
+
+
+# ------------------------------------------------------------------ hostile input at the command line (issue 11)
+
+
+def test_terminal_escapes_in_an_article_are_not_printed_raw(run, tmp_path: Path) -> None:
+    article = tmp_path / "escapes.txt"
+    article.write_text("Zorblax output\x1b[31m rose\x07 to 900 tonnes \u202eevil in 2024. It was a record.\n")
+    assert run("index", "add", str(article))[0] == 0
+    code, out, err = run("ask", "zorblax output tonnes")
+    assert code == 0, err
+    assert "900 tonnes" in out
+    assert not set(out) & {"\x1b", "\x07", "\u202e"}
+    code, out, _ = run("ask", "zorblax output tonnes", "--json")  # JSON stays exact (escaped by JSON itself)
+    assert "\\u001b[31m" in out and "\u202e" in json.loads(out)["hits"][0]["text"]
+    code, out, _ = run("index", "list")
+    assert "\x1b" not in out
+
+
+@pytest.mark.parametrize(("value", "match"), [("0", "out of range"), ("-3", "out of range"), ("x", "whole number")])
+def test_bad_k_message(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, value: str, match: str) -> None:
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["ask", "q", "-k", value])
+    assert match in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["figures", "--limit", value])
+    assert match in capsys.readouterr().err
+
+
+def test_questions_file_that_is_a_folder_or_holds_a_lone_surrogate(run, tmp_path: Path) -> None:
+    code, _, err = run("ask", "--questions", str(tmp_path))
+    assert code == 1 and "is a folder, not a regular file" in err
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text('{"question": "Who is Rutte?"}\n{"question": "\\ud800"}\n', encoding="utf-8")
+    code, _, err = run("ask", "--questions", str(qfile))
+    assert code == 1 and "q.jsonl:2: the question holds a lone UTF-16 surrogate (\\ud800)" in err
+    code, _, err = run("ask", "--questions", "\ud800")
+    assert code == 1 and "does not exist" in err
+
+
+def test_index_dir_that_is_a_file_is_refused(run, tmp_path: Path) -> None:
+    path = tmp_path / "not-a-dir"
+    path.write_text("x")
+    code, _, err = run("ask", "Who is Rutte?", "--index-dir", str(path))
+    assert code == 1 and "is a file, not a folder" in err
+    assert path.read_text() == "x"
+
+
+def test_closed_pipe_ends_quietly(tmp_path: Path, seeds_dir: Path) -> None:
+    """`newsqa ask --questions FILE | head -2`: the reader leaves early; no BrokenPipeError traceback."""
+    qfile = tmp_path / "q.txt"
+    qfile.write_text("How much did allies invest in defense?\n" * 300, encoding="utf-8")
+    script = (
+        "import sys; from pathlib import Path; from bot import cli, runtime; "
+        "from index.embed import HashingEncoder; from index.engine import Engine; "
+        "runtime.make_engine = lambda s, d=None: Engine(Path(d or s.index_dir), HashingEncoder(), "
+        "runtime.engine_settings(s)); sys.exit(cli.main(sys.argv[1:]))"
+    )
+    env = {**os.environ, "INDEX_DIR": str(tmp_path / "index"), "SEEDS_DIR": str(seeds_dir), "LOG_LEVEL": "WARNING"}
+    env.pop("DISCORD_TOKEN", None)
+    subprocess.run([sys.executable, "-c", script, "index", "build"], env=env, cwd=ROOT, check=True,
+                   capture_output=True)
+    proc = subprocess.Popen([sys.executable, "-c", script, "ask", "--questions", str(qfile)], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from index.documents import load_path
-from index.extract import Block, article_blocks, clean_title, normalize
+from index.extract import Block, article_blocks, normalize, strip_site_name
 from index.search import heading_flags
 from index.segment import split_sentences
 
@@ -69,10 +69,10 @@ def test_question_subheadings_stay_as_context_but_are_never_answers() -> None:
 
 
 def test_title_drops_the_site_name() -> None:
-    assert clean_title("Sweden Drops Its Investigation Into Rape Allegation | Al Bawaba", "Al Bawaba") == (
+    assert strip_site_name("Sweden Drops Its Investigation Into Rape Allegation | Al Bawaba", "Al Bawaba") == (
         "Sweden Drops Its Investigation Into Rape Allegation")
-    assert clean_title("Browns player on Rudolph: He asked for it", None) == "Browns player on Rudolph: He asked for it"
-    assert clean_title("Home Depot sales miss - Fox Business", "Fox Business") == "Home Depot sales miss"
+    assert strip_site_name("Browns player on Rudolph: He asked for it", None) == "Browns player on Rudolph: He asked for it"
+    assert strip_site_name("Home Depot sales miss - Fox Business", "Fox Business") == "Home Depot sales miss"
 
 
 def _xml(markup: str):

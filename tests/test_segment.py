@@ -142,9 +142,13 @@ def test_long_paragraph_is_exact() -> None:
     assert all(s.text.startswith("Sentence number") for s in sentences)
 
 
-def test_paragraph_without_boundary_is_one_sentence() -> None:
+def test_paragraph_without_boundary_is_cut_at_the_length_cap() -> None:
+    """Without a sentence end, a run is one sentence only up to MAX_SENTENCE_CHARS (1,000): then it is
+    cut at a space (issue 11: a 2 MB text without punctuation printed 3.9 MB as one answer)."""
     text = "word " * 2000 + "end."
-    assert [s.text for s in assert_exact(text)] == [text]
+    pieces = [s.text for s in assert_exact(text)]
+    assert len(pieces) == 11 and all(len(p) <= 1000 for p in pieces)
+    assert " ".join(pieces) == text
 
 
 @pytest.mark.parametrize("title", ["Mr", "Mrs", "Ms", "Mx", "Dr", "Prof", "Gen", "Gov", "Sen", "Rep", "Amb", "Atty"])
