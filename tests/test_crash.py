@@ -17,6 +17,8 @@ import pytest
 from index.embed import HashingEncoder
 from index.engine import Engine, EngineSettings
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 # The steps of Engine._write_generation, in order; the switch to the new generation happens in "publish".
 STEPS = ["embed", "tables", "arrays", "faiss", "bm25", "manifest", "publish", "live"]
