@@ -24,7 +24,8 @@ most are answered: the answer path is what is soaked); without it, the seed arti
 
     .venv/bin/python bench/reliability_load.py burst              # real model (add --fake for the hashing one)
     .venv/bin/python bench/reliability_load.py soak --questions 10000 --every 1000 --squad ../shared/eval/squad-dev-a.json
-Writes bench/results/load.json and bench/results/soak.json.
+    .venv/bin/python bench/reliability_load.py burst --direct-only   # part 2 alone, in a fresh process
+Writes bench/results/load.json (load_direct.json with --direct-only) and bench/results/soak.json.
 """
 
 from __future__ import annotations
@@ -231,8 +232,16 @@ class CallbackTimer:
 
     def __init__(self) -> None:
         self.durations: list[float] = []
-        self.worst: list[tuple[float, str]] = []
+        self.worst: list[tuple[float, float, float, str]] = []  # wall s, loop-thread CPU s, at s, name
+        self.gc_pauses: list[float] = []
         self._orig = None
+        self._gc_started = 0.0
+
+    def _gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif threading.current_thread() is threading.main_thread():
+            self.gc_pauses.append(time.perf_counter() - self._gc_started)
 
     @staticmethod
     def _name(handle) -> str:  # noqa: ANN001
@@ -253,26 +262,35 @@ class CallbackTimer:
     def start(self) -> None:
         timer, orig = self, asyncio.events.Handle._run
         self._orig = orig
+        self.t0 = time.perf_counter()
+        gc.callbacks.append(self._gc)
 
         def timed(handle) -> None:  # noqa: ANN001
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.thread_time()
             orig(handle)
             took = time.perf_counter() - t
             timer.durations.append(took)
             if took > 0.02:
-                timer.worst.append((took, timer._name(handle)))
+                timer.worst.append((took, time.thread_time() - cpu, t - timer.t0, timer._name(handle)))
 
         asyncio.events.Handle._run = timed
 
     def stop(self) -> dict:
         asyncio.events.Handle._run = self._orig
+        gc.callbacks.remove(self._gc)
         d = sorted(self.durations)
         worst = sorted(self.worst, reverse=True)[:8]
+        gcp = sorted(self.gc_pauses)
         return {"callbacks": len(d), "longest_ms": round(d[-1] * 1000, 1) if d else None,
                 "p99_ms": round(d[int(0.99 * (len(d) - 1))] * 1000, 3) if d else None,
                 "over_50ms": sum(1 for x in d if x > 0.05), "over_100ms": sum(1 for x in d if x > 0.1),
                 "over_1s": sum(1 for x in d if x > 1.0),
-                "worst": [{"ms": round(t * 1000, 1), "what": name[:200]} for t, name in worst]}
+                "gc_collections_on_loop_thread": len(gcp),
+                "longest_gc_ms": round(gcp[-1] * 1000, 1) if gcp else None,
+                # cpu_ms: what the loop thread itself computed during the callback; the rest of the
+                # wall time it was waiting for the CPU (the GIL held by a worker thread, or the OS).
+                "worst": [{"ms": round(t * 1000, 1), "cpu_ms": round(c * 1000, 1), "at_s": round(at, 3),
+                           "what": name[:200]} for t, c, at, name in worst]}
 
 
 class _Response:
@@ -415,10 +433,15 @@ def burst(args) -> None:
     engine = Engine(index_dir, encoder, EngineSettings(seeds_dir=SEEDS))
     engine.ensure("default")
     base = Settings(index_dir=index_dir, seeds_dir=SEEDS)
-    if args.direct_only:
+    if args.direct_only:  # part 2 alone, in a process that has run nothing else (as a freshly started bot)
         settings = replace(base, cooldown_questions=args.per_user + 5, cooldown_seconds=60.0)
-        asyncio.run(burst_direct(engine, settings, users=args.users, per_user=args.per_user))
+        direct = asyncio.run(burst_direct(engine, settings, users=args.users, per_user=args.per_user))
         engine.close()
+        out = {"command": " ".join([sys.executable, *sys.argv]), "encoder": encoder.name,
+               "load_average_start": load_start, "load_average_end": loadavg(), "cores": os.cpu_count(),
+               "event_loop_without_simcord": direct}
+        (RESULTS / "load_direct.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
+        print(f"wrote {RESULTS / 'load_direct.json'}")
         return
     runs = []
     for label, rate in (("no cooldown reached (COOLDOWN_QUESTIONS=%d)" % (args.per_user + 5), args.per_user + 5),
@@ -536,7 +559,8 @@ def main() -> None:
     b.add_argument("--users", type=int, default=50)
     b.add_argument("--per-user", type=int, default=10)
     b.add_argument("--fake", action="store_true", help="the hashing encoder instead of the real model")
-    b.add_argument("--direct-only", action="store_true", help="only part 2 (no SimCord runs; prints, writes nothing)")
+    b.add_argument("--direct-only", action="store_true",
+                   help="only part 2, in a fresh process (writes bench/results/load_direct.json)")
     s = sub.add_parser("soak", help="many questions against the engine, RSS sampled")
     s.add_argument("--questions", type=int, default=20_000)
     s.add_argument("--every", type=int, default=2_000)
