@@ -26,7 +26,7 @@ run: $(STAMP)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
-## the unit tests only (no real model)
+## the unit tests only (no real model, no crash tests)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not model and not slow"
 

@@ -3,19 +3,28 @@
 Part 1 (kills). A child process (this script with ``--child``) loads the REAL model
 (index.embed.SentenceTransformerEncoder), says "ready", then does one write: a ``build`` of a source
 folder (the seed article plus a filler article that changes every run, so each build really embeds) or
-an ``add`` of a new filler article. The uninterrupted duration of each kind of write is measured first
-(after "ready") and then again on every rerun, since the shared machine's load changes; each kill lands
-at a time drawn uniformly from [0, median of the last 3 durations) after "ready", from a seeded RNG (the
-seed is printed). A draw that lands after the write already finished is recorded but does not count:
-attempts go on until ``--kills`` kills have landed inside a write (half builds, half adds; at most 3x). After each kill a fresh Engine loads the index and asks the 18 seed
-questions (each needs an ``expect_any`` phrase in a top-3 hit) and the out-of-scope ones (each must be
-declined); the result is compared with the same check on the unkilled index. Then the interrupted
-operation is rerun and must succeed, leaving no ``.tmp`` generation behind.
+an ``add`` of a new filler article. The child prints each step of the write as it starts
+(``index.engine.write_step_hook``: embed, tables, arrays, faiss, bm25, manifest, publish, live), so the
+step each kill landed in is known. The uninterrupted duration of each kind of write is measured first
+(after "ready") and then again on every rerun, since the shared machine's load changes. Every write is
+uncached: before each rerun the vectors the killed child already cached for its filler are deleted from
+the embedding cache, so reruns take as long as the killed write would have, and each kill lands at a
+time drawn uniformly from [0, median of the last 3 uncached durations) after "ready", from a seeded RNG
+(the seed is printed). A draw that lands after the write already finished is recorded but does not
+count: attempts go on until ``--kills`` kills have landed inside a write (half builds, half adds; at
+most 3x). After each kill a fresh Engine loads the index and asks the 18 seed questions (each needs an
+``expect_any`` phrase in a top-3 hit) and the out-of-scope ones (each must be declined); the result is
+compared with the same check on the unkilled index. Then the interrupted operation is rerun and must
+succeed, leaving no ``.tmp`` generation behind.
 
 Part 2 (corruption). On a copy of the index, each file kind of the live generation (and CURRENT,
-state.json, the embedding cache) is overwritten with garbage, truncated to half, or emptied. A fresh
-engine must refuse it with IndexCorruptError naming ``newsqa index build``, and
-``bot.runtime.ensure_corpus(engine, corpus, rebuild_broken=True)`` must bring it back to answering.
+state.json, the embedding cache) is overwritten with garbage, truncated to half, or emptied; two more
+cases flip bytes in the second half of vectors.npy and docs.sqlite. A fresh engine loads it: the
+outcome is "detected" (IndexCorruptError naming ``newsqa index build``), "set aside" (the engine moved
+the damaged file aside and recreated it), "undetected" (it loaded; its answers are then compared with
+the unkilled index) or another exception. Then ``bot.runtime.ensure_corpus(engine, corpus,
+rebuild_broken=True)`` runs (what ``newsqa run`` does at start-up) and the seed check is repeated:
+"recovered" means back to the baseline, and whether a rebuild happened is recorded.
 
     .venv/bin/python bench/reliability_faults.py                 # 20 kills, random seed (printed)
     .venv/bin/python bench/reliability_faults.py --seed 7 --kills 20
@@ -73,6 +82,7 @@ def filler_text(n: int, sentences: int) -> str:
 
 
 def child(index_dir: Path, source_dir: Path, action: str, n: int, sentences: int) -> None:
+    import index.engine as engine_module
     from index.documents import load_text
     from index.embed import SentenceTransformerEncoder
     from index.engine import Engine, EngineSettings
@@ -80,6 +90,7 @@ def child(index_dir: Path, source_dir: Path, action: str, n: int, sentences: int
     engine = Engine(index_dir, SentenceTransformerEncoder(), EngineSettings(seeds_dir=source_dir))
     print("ready", flush=True)
     started = time.monotonic()
+    engine_module.write_step_hook = lambda step: print(f"step {step} {time.monotonic() - started:.3f}", flush=True)
     if action == "build":
         engine.build(CORPUS, source_dir=source_dir)
     else:
@@ -129,6 +140,42 @@ def tmp_generations(index_dir: Path) -> list[str]:
     return sorted(p.name for p in (index_dir / "corpora" / CORPUS).glob("gen-*.tmp"))
 
 
+def filler_document(source_dir: Path, action: str, n: int, sentences: int):
+    """The new article of a write: the build's filler file, or the added filler article."""
+    from index.documents import load_path, load_text
+
+    if action == "build":
+        return load_path(source_dir / "filler.txt")
+    return load_text(filler_text(n, sentences), title=f"Garden and sky notes {n}", source=f"fault-test-{n}")
+
+
+def forget_vectors(index_dir: Path, model: str, texts: list[str]) -> int:
+    """Delete the cached vectors of ``texts`` (what a killed child already embedded), so the rerun is uncached."""
+    from index.embed import EmbeddingCache
+
+    cache = EmbeddingCache(index_dir / "embeddings.sqlite")
+    try:
+        db = cache._connect()
+        with db:
+            cur = db.executemany("DELETE FROM vectors WHERE key = ?", [(cache.key(model, t),) for t in texts])
+        return cur.rowcount
+    finally:
+        cache.close()
+
+
+STEPS = ["prepare", "embed", "tables", "arrays", "faiss", "bm25", "manifest", "publish", "live"]
+
+
+def parse_steps(out: str) -> dict[str, float]:
+    """The child's "step NAME SECONDS" lines: when (after "ready") each step of the write started."""
+    steps = {"prepare": 0.0}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "step":
+            steps[parts[1]] = float(parts[2])
+    return steps
+
+
 def start_child(index_dir: Path, source_dir: Path, action: str, n: int, sentences: int) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen(
@@ -145,14 +192,15 @@ def wait_ready(proc: subprocess.Popen, timeout: float = 300) -> float:
     return time.monotonic()
 
 
-def run_uninterrupted(index_dir: Path, source_dir: Path, action: str, n: int, sentences: int) -> float:
+def run_uninterrupted(index_dir: Path, source_dir: Path, action: str, n: int, sentences: int) -> tuple[float, dict]:
+    """One whole write; returns its duration after "ready" and when each of its steps started."""
     proc = start_child(index_dir, source_dir, action, n, sentences)
     ready = wait_ready(proc)
     out, err = proc.communicate(timeout=600)
     took = time.monotonic() - ready
     if proc.returncode != 0 or "done" not in out:
         raise RuntimeError(f"{action} {n} failed (exit {proc.returncode}): {err[-3000:]}")
-    return took
+    return took, parse_steps(out)
 
 
 def prepare_build_source(source_dir: Path, n: int, sentences: int) -> None:
@@ -177,12 +225,15 @@ def kills(args, encoder, work: Path) -> dict:
     rng = random.Random(args.seed)
 
     prepare_build_source(source_dir, 0, args.sentences)
-    first = run_uninterrupted(index_dir, source_dir, "build", 0, args.sentences)  # initial index (cold cache)
+    first, _ = run_uninterrupted(index_dir, source_dir, "build", 0, args.sentences)  # initial index (cold cache)
     durations = {"build": [], "add": []}
+    step_times = {"build": [], "add": []}  # when each step started, per uninterrupted write
     for i in range(args.calibrate):
         prepare_build_source(source_dir, 900 + i, args.sentences)
-        durations["build"].append(run_uninterrupted(index_dir, source_dir, "build", 900 + i, args.sentences))
-        durations["add"].append(run_uninterrupted(index_dir, source_dir, "add", 900 + i, args.sentences))
+        for action in ("build", "add"):
+            took, steps = run_uninterrupted(index_dir, source_dir, action, 900 + i, args.sentences)
+            durations[action].append(took)
+            step_times[action].append({**steps, "done": round(took, 3)})
     uninterrupted = {k: sorted(v)[len(v) // 2] for k, v in durations.items()}
     print(f"uninterrupted write after model load (median of {args.calibrate}): build {uninterrupted['build']:.2f} s, "
           f"add {uninterrupted['add']:.2f} s (first cold build {first:.2f} s); load {loadavg()}", flush=True)
@@ -214,14 +265,20 @@ def kills(args, encoder, work: Path) -> dict:
         if killed:
             proc.send_signal(signal.SIGKILL)
         proc.wait(60)
+        out = proc.stdout.read()
         proc.stdout.close()
         proc.stderr.close()
+        reached = parse_steps(out)
+        landed_in = list(reached)[-1] if killed else "finished"  # the last step the child started
         gen_after = live_generation(index_dir)
         tmp_left = tmp_generations(index_dir)
         row = {"kill": i + 1, "action": action, "delay_s": round(delay, 3),
                "drawn_over_s": round(uninterrupted[action], 3), "killed_mid_write": killed,
+               "landed_in_step": landed_in, "steps_reached": reached,
                "exit": proc.returncode, "generation_before": gen_before, "generation_after_kill": gen_after,
                "switched": gen_before != gen_after, "tmp_left_by_kill": tmp_left, "load": loadavg()}
+        filler = [s.text for s in filler_document(source_dir, action, n, args.sentences).sentences]
+        row["cached_vectors_forgotten"] = forget_vectors(index_dir, encoder.name, filler)
         try:
             engine = Engine(index_dir, encoder, EngineSettings(seeds_dir=source_dir))
             row["after_kill"] = seed_check(engine)
@@ -233,7 +290,9 @@ def kills(args, encoder, work: Path) -> dict:
         out, err = rerun.communicate(timeout=600)
         row["rerun_ok"] = rerun.returncode == 0 and "done" in out
         if row["rerun_ok"]:
-            recent[action].append(float(out.split("done", 1)[1].split()[0]))
+            took = float(out.split("done", 1)[1].split()[0])
+            recent[action].append(took)
+            row["rerun_steps"] = {**parse_steps(out), "done": took}
         row["rerun_seconds"] = round(time.monotonic() - started, 2)
         if not row["rerun_ok"]:
             row["rerun_error"] = err[-2000:]
@@ -248,7 +307,8 @@ def kills(args, encoder, work: Path) -> dict:
         except Exception as exc:  # noqa: BLE001
             row["after_rerun"] = {"error": f"{type(exc).__name__}: {exc}"}
         a = row["after_kill"]
-        print(f"kill {i + 1:2d} {action:5s} at +{delay:5.2f} s: killed={killed} switched={row['switched']} "
+        print(f"kill {i + 1:2d} {action:5s} at +{delay:5.2f} s of {uninterrupted[action]:5.2f}: {landed_in:8s} "
+              f"switched={row['switched']} "
               f"tmp_left={len(tmp_left)} seed={a.get('seed_ok')}/{a.get('seed_total')} "
               f"oos={a.get('oos_declined')}/{a.get('oos_total')} rerun_ok={row['rerun_ok']} "
               f"load={row['load']}", flush=True)
@@ -266,6 +326,9 @@ def kills(args, encoder, work: Path) -> dict:
         "kill_attempts": len(rows),
         "killed_mid_write": sum(r["killed_mid_write"] for r in rows),
         "by_action": {a: sum(1 for r in rows if r["action"] == a and r["killed_mid_write"]) for a in ("build", "add")},
+        "kills_by_step": {s: sum(1 for r in rows if r["killed_mid_write"] and r["landed_in_step"] == s)
+                          for s in STEPS},
+        "draws_after_the_write_finished": sum(1 for r in rows if not r["killed_mid_write"]),
         "kills_leaving_tmp_generation": sum(1 for r in rows if r["tmp_left_by_kill"]),
         "kills_after_switch": sum(1 for r in rows if r["killed_mid_write"] and r["switched"]),
         "index_loaded_after_kill": sum(1 for r in rows if "error" not in r["after_kill"]),
@@ -278,7 +341,9 @@ def kills(args, encoder, work: Path) -> dict:
         "seed_check_same_as_unkilled_after_rerun": sum(1 for r in rows if same_as_baseline(r["after_rerun"])),
         "seed_check_at_least_unkilled_after_rerun": sum(1 for r in rows if at_least_baseline(r["after_rerun"])),
     }
-    return {"uninterrupted_seconds": uninterrupted, "calibration_runs": durations, "first_build_seconds": first,
+    return {"uninterrupted_seconds": uninterrupted, "calibration_runs": durations, "calibration_steps": step_times,
+            "final_windows": {k: sorted(v[-3:])[len(v[-3:]) // 2] for k, v in recent.items()},
+            "all_uncached_durations": recent, "first_build_seconds": first,
             "baseline": baseline, "summary": summary, "rows": rows, "index_dir": str(index_dir),
             "source_dir": str(source_dir)}
 
@@ -333,9 +398,13 @@ def corruption(args, encoder, work: Path, index_dir: Path, source_dir: Path) -> 
     for sub in ("bm25-sentences", "bm25-paragraphs"):
         for p in sorted((gen_dir / sub).iterdir()):
             targets[f"{sub}/{p.name}"] = f"corpora/{CORPUS}/{gen}/{sub}/{p.name}"
+    for p in sorted(gen_dir.iterdir()):  # every file of the generation, whatever teammates add
+        if p.is_file() and p.name not in targets:
+            targets[p.name] = f"corpora/{CORPUS}/{gen}/{p.name}"
     rng = random.Random(args.seed + 1)
     cases = [(kind, mode) for kind in targets for mode in MODES]
     cases += [("vectors.npy", "flip_bytes"), ("docs.sqlite", "flip_bytes")]
+    baseline = {"seed_ok": args.baseline_seed_ok, "oos_declined": args.baseline_oos}
     rows = []
     for kind, mode in cases:
         scratch = work / "corrupt"
@@ -345,20 +414,23 @@ def corruption(args, encoder, work: Path, index_dir: Path, source_dir: Path) -> 
             wal.unlink()  # the copy is taken while no writer runs; the WAL was checkpointed on close
         path = scratch / targets[kind]
         (_flip_middle if mode == "flip_bytes" else MODES[mode])(path, rng)
+        damaged = path.read_bytes()
         row: dict = {"file": kind, "mode": mode}
         engine = None
+        stage = "load"
         try:
             engine = Engine(scratch, encoder, EngineSettings(seeds_dir=source_dir))
             engine.index(CORPUS)
-            row["load"] = "loaded"
+            stage = "question"
             check = seed_check(engine)
-            row["detected"] = False
+            row["load"] = "loaded"
             row["answers_after_corruption"] = {k: check[k] for k in ("seed_ok", "oos_declined")}
+            row["answers_unchanged"] = row["answers_after_corruption"] == baseline
         except IndexCorruptError as exc:
-            row.update(load="IndexCorruptError", detected=True, message=str(exc)[:400],
+            row.update(load="IndexCorruptError", detected_at=stage, message=str(exc)[:400],
                        names_rebuild_command="newsqa index build" in str(exc))
         except Exception as exc:  # noqa: BLE001 - anything else is a finding
-            row.update(load=type(exc).__name__, detected=False, message=str(exc)[:400],
+            row.update(load=type(exc).__name__, detected_at=stage, message=str(exc)[:400],
                        names_rebuild_command="newsqa index build" in str(exc),
                        traceback=traceback.format_exc(limit=4)[-1200:])
         try:
@@ -368,8 +440,8 @@ def corruption(args, encoder, work: Path, index_dir: Path, source_dir: Path) -> 
             engine.close()
             engine = Engine(scratch, encoder, EngineSettings(seeds_dir=source_dir))
             check = seed_check(engine)
-            row["recovered"] = check["seed_ok"] >= args.baseline_seed_ok and check["oos_declined"] >= args.baseline_oos
             row["after_recovery"] = {k: check[k] for k in ("seed_ok", "oos_declined")}
+            row["recovered"] = check["seed_ok"] >= args.baseline_seed_ok and check["oos_declined"] >= args.baseline_oos
             row["generation_after_recovery"] = live_generation(scratch)
         except Exception as exc:  # noqa: BLE001
             row["recovered"] = False
@@ -380,18 +452,45 @@ def corruption(args, encoder, work: Path, index_dir: Path, source_dir: Path) -> 
                     engine.close()
                 except Exception:  # noqa: BLE001
                     pass
-        print(f"{kind:34s} {mode:10s} load={row['load']:18s} names_rebuild={row.get('names_rebuild_command')} "
-              f"recovered={row['recovered']}", flush=True)
+        row["rebuilt"] = row.get("generation_after_recovery") not in (None, gen)
+        row["set_aside"] = sorted(p.name for p in scratch.rglob("*.corrupt-*"))
+        # Damage nobody noticed: the same generation is live and the damaged bytes are still there.
+        row["damage_left_in_place"] = (not row["rebuilt"] and not row["set_aside"] and path.exists()
+                                       and path.read_bytes() == damaged)
+        if row["load"] == "IndexCorruptError":
+            row["outcome"] = "detected"
+        elif row["load"] != "loaded":
+            row["outcome"] = "other exception"
+        elif row["set_aside"]:
+            row["outcome"] = "set aside and recreated"
+        else:
+            row["outcome"] = "undetected"
+        print(f"{kind:34s} {mode:10s} {row['outcome']:24s} load={row['load']:18s} rebuilt={row['rebuilt']} "
+              f"recovered={row['recovered']} damage_left={row['damage_left_in_place']}", flush=True)
         rows.append(row)
+
+    def cases_of(pred) -> list[str]:
+        return [f"{r['file']}:{r['mode']}" for r in rows if pred(r)]
+
+    detected = [r for r in rows if r["outcome"] == "detected"]
     summary = {
         "cases": len(rows),
-        "detected_as_IndexCorruptError": sum(1 for r in rows if r["load"] == "IndexCorruptError"),
-        "message_names_rebuild_command": sum(1 for r in rows if r.get("names_rebuild_command")),
-        "undetected_loaded": [f"{r['file']}:{r['mode']}" for r in rows if r["load"] == "loaded"],
-        "other_exception": [f"{r['file']}:{r['mode']} -> {r['load']}" for r in rows
-                            if r["load"] not in ("loaded", "IndexCorruptError")],
-        "recovered_by_ensure_corpus": sum(1 for r in rows if r["recovered"]),
-        "not_recovered": [f"{r['file']}:{r['mode']}" for r in rows if not r["recovered"]],
+        "detected": len(detected),
+        "detected_at_load": sum(1 for r in detected if r["detected_at"] == "load"),
+        "detected_at_question": sum(1 for r in detected if r["detected_at"] == "question"),
+        "detected_message_names_rebuild_command": sum(1 for r in detected if r["names_rebuild_command"]),
+        "detected_then_rebuilt_and_recovered": sum(1 for r in detected if r["rebuilt"] and r["recovered"]),
+        "detected_not_recovered": [f"{r['file']}:{r['mode']}" for r in detected if not r["recovered"]],
+        "set_aside_and_recreated": cases_of(lambda r: r["outcome"] == "set aside and recreated"),
+        "set_aside_then_answering_as_before": sum(1 for r in rows if r["outcome"] == "set aside and recreated"
+                                                  and r["recovered"]),
+        "undetected": cases_of(lambda r: r["outcome"] == "undetected"),
+        "undetected_answers_unchanged": cases_of(lambda r: r["outcome"] == "undetected" and r["answers_unchanged"]),
+        "undetected_answers_changed": cases_of(lambda r: r["outcome"] == "undetected" and not r["answers_unchanged"]),
+        "undetected_damage_left_in_place": cases_of(lambda r: r["outcome"] == "undetected" and r["damage_left_in_place"]),
+        "other_exception": [f"{r['file']}:{r['mode']} -> {r['load']}" for r in rows if r["outcome"] == "other exception"],
+        "answering_as_before_after_ensure_corpus": sum(1 for r in rows if r["recovered"]),
+        "not_answering_as_before_after_ensure_corpus": cases_of(lambda r: not r["recovered"]),
     }
     return {"summary": summary, "rows": rows}
 

@@ -58,6 +58,16 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
+# For crash tests and the fault benchmark only: when set, called with the name of each step of a
+# generation write as it starts ("embed", "tables", "arrays", "faiss", "bm25", "manifest", "publish",
+# "live"), so a test can kill a writer at a known step instead of at a random moment.
+write_step_hook: Callable[[str], None] | None = None
+
+
+def _step(name: str) -> None:
+    if write_step_hook is not None:
+        write_step_hook(name)
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -578,6 +588,7 @@ class Engine:
             shutil.rmtree(tmp, ignore_errors=True)
             cdir.unstage(number)
             raise _write_error(exc, cdir.root, f"corpus {cdir.name!r}") from exc
+        _step("live")
         try:
             cdir.apply_pending()
             self.index(cdir.name)  # load the new generation now, so the next question does not pay for it
@@ -598,6 +609,7 @@ class Engine:
         def step(done: int, todo: int) -> None:  # only sentences not embedded before count
             progress("embedding", done, todo)
 
+        _step("embed")
         vectors, embedded = self.cache.embed(self.encoder, texts, progress=step if progress else None)
         if progress:
             progress("indexing", total, total)
@@ -617,7 +629,9 @@ class Engine:
         for d in docs:
             added_at.setdefault(d.doc_id, now_iso())
 
+        _step("tables")
         write_tables(tmp / "docs.sqlite", docs, figures, added_at)
+        _step("arrays")
         np.save(tmp / "vectors.npy", vectors)
         np.save(tmp / "sent_doc.npy", sent_doc)
         np.save(tmp / "sent_para.npy", sent_para)
@@ -627,11 +641,13 @@ class Engine:
         np.save(tmp / "titles.npy", np.asarray(titles, dtype=np.float32).reshape(len(docs), self.encoder.dimension))
         np.save(tmp / "paragraphs.npy", group_means(vectors, sent_para, n_paras) if total else np.zeros((n_paras, self.encoder.dimension), np.float32))
         np.save(tmp / "documents.npy", group_means(vectors, sent_doc, len(docs)) if total else np.zeros((len(docs), self.encoder.dimension), np.float32))
+        _step("faiss")
         settings = self.settings.retrieval
         index = make_faiss_index(vectors, settings)
         import faiss  # noqa: PLC0415 - already loaded by search; kept local for clarity
 
         faiss.write_index(index, str(tmp / "sentences.faiss"))
+        _step("bm25")
         LexicalIndex.build(texts).save(tmp / "bm25-sentences")
         LexicalIndex.build(para_texts).save(tmp / "bm25-paragraphs")
         seconds = time.perf_counter() - started
@@ -650,8 +666,10 @@ class Engine:
             "build_seconds": round(seconds, 3),
             "files": file_table(tmp),
         }
+        _step("manifest")
         atomic_write(tmp / "manifest.json", json.dumps(manifest, indent=2))
         cdir.stage(number, state=stage.get("state"), save=stage.get("save", []), drop=stage.get("drop", []))
+        _step("publish")
         cdir.publish(tmp, final)
         return ChangeReport(
             corpus=cdir.name, generation=number, documents=len(docs), sentences=total,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from index.documents import load_text
 from index.embed import HashingEncoder
+import index.engine as engine_module
 from index.engine import Engine, EngineSettings
+from index.store import CorpusDir
 from index.search import RetrievalSettings
 from index.errors import (
     DocumentNotFoundError,
@@ -38,7 +41,7 @@ def test_build_from_seeds(fake_engine: Engine) -> None:
 def test_answer_spans_are_exact(fake_engine: Engine, seeds_dir: Path) -> None:
     text = (seeds_dir / "nato-defense-ministers.txt").read_text(encoding="utf-8")
     answer = fake_engine.ask("How much did allies in Europe and Canada invest in defense in 2024?")
-    assert answer.hits
+    assert "$485 billion" in answer.hits[0].text
     for hit in answer.hits:
         assert text[hit.start : hit.end] == hit.text
         assert text[hit.context_start : hit.context_end] == hit.context
@@ -115,7 +118,7 @@ def test_corrupt_index_is_reported_and_rebuilt(fake_engine: Engine) -> None:
     with pytest.raises(IndexCorruptError):
         fresh.ask("Who is the NATO Secretary General?")
     fresh.build()
-    assert fresh.ask("Who is the NATO Secretary General?").hits
+    assert "Rutte" in fresh.ask("Who is the NATO Secretary General?").hits[0].text
 
 
 def test_writers_are_serialized(fake_engine: Engine) -> None:
@@ -175,7 +178,7 @@ def test_many_corpora_share_the_cache_and_stay_within_the_loaded_limit(tmp_path:
     first = encoder.encoded
     for name in ("101", "102", "103", "104"):
         engine.ensure(name)
-        assert engine.ask("Who is the NATO Secretary General?", corpus=name).hits
+        assert "Rutte" in engine.ask("Who is the NATO Secretary General?", corpus=name).hits[0].text
     assert encoder.encoded - first == 4  # seed sentences come from the cache: only the 4 questions are embedded
     assert len(engine._indexes) == 3
     engine.add([load_text(ARTICLE, title="Skerra lighthouse")], corpus="101")
@@ -194,13 +197,54 @@ def test_add_to_a_new_or_broken_corpus_keeps_its_sources(fake_engine: Engine) ->
         "nato-defense-ministers", "skerra-lighthouse", "orla-lighthouse"}
 
 
-def test_concurrent_ensure_builds_once(tmp_path: Path, seeds_dir: Path) -> None:
-    engines = [Engine(tmp_path / "index", HashingEncoder(), EngineSettings(seeds_dir=seeds_dir)) for _ in range(4)]
-    threads = [threading.Thread(target=e.ensure, args=("new",)) for e in engines]
+def test_concurrent_ensure_builds_once(tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four engines find no corpus at the same moment; the writer lock must let only one of them build it.
+
+    The race is made certain, not probable: all four have seen "no corpus" before any goes on (a
+    barrier), and the first writer holds its write until the other three have asked for the lock."""
+    n = 4
+    seen_no_corpus = threading.Barrier(n, timeout=30)
+    asked_for_lock = threading.Semaphore(0)
+    real_has_corpus, real_writer_lock = Engine.has_corpus, CorpusDir.writer_lock
+
+    def has_corpus(self: Engine, name: str) -> bool:
+        found = real_has_corpus(self, name)
+        seen_no_corpus.wait()
+        return found
+
+    def writer_lock(self: CorpusDir, timeout: float | None = None, **kwargs):  # noqa: ANN202 - a context manager
+        asked_for_lock.release()
+        return real_writer_lock(self, timeout, **kwargs)
+
+    held = []
+
+    def hold_first_write(step: str) -> None:
+        if step == "embed" and not held:
+            held.append(step)
+            deadline = time.monotonic() + 5
+            for _ in range(n):  # this writer and the three others
+                asked_for_lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+            time.sleep(0.2)  # a writer that did not wait for the lock would be past its own check by now
+
+    monkeypatch.setattr(Engine, "has_corpus", has_corpus)
+    monkeypatch.setattr(CorpusDir, "writer_lock", writer_lock)
+    monkeypatch.setattr(engine_module, "write_step_hook", hold_first_write)
+    engines = [Engine(tmp_path / "index", HashingEncoder(), EngineSettings(seeds_dir=seeds_dir)) for _ in range(n)]
+    results: list[object] = [None] * n
+
+    def ensure(i: int) -> None:
+        try:
+            results[i] = engines[i].ensure("new")
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results[i] = exc
+
+    threads = [threading.Thread(target=ensure, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert held, "the build never reached its embed step"
+    assert sorted(type(r).__name__ for r in results) == ["ChangeReport", "NoneType", "NoneType", "NoneType"], results
     assert engines[0].stats("new").generation == 1
 
 

@@ -145,12 +145,12 @@ def test_html_ok(base: str) -> None:
     assert page == FetchedPage(base + "/article.html", "text/html", "utf-8", HTML)
 
 
-@pytest.mark.parametrize(("path", "ctype", "charset"), [("/plain.txt", "text/plain", "utf-8"),
-                                                        ("/markdown", "text/markdown", None)])
-def test_text_ok(base: str, path: str, ctype: str, charset: str | None) -> None:
+@pytest.mark.parametrize(("path", "ctype", "charset", "body"),
+                         [("/plain.txt", "text/plain", "utf-8", "Plain text. Ünïcode.".encode()),
+                          ("/markdown", "text/markdown", None, b"# Title\n\nBody.")])
+def test_text_ok(base: str, path: str, ctype: str, charset: str | None, body: bytes) -> None:
     page = get(base + path)
-    assert (page.content_type, page.charset) == (ctype, charset)
-    assert page.body
+    assert (page.content_type, page.charset, page.body) == (ctype, charset, body)
 
 
 @pytest.mark.parametrize(("path", "named"), [("/image.png", "image/png"), ("/no-type", "no content type")])

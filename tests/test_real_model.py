@@ -38,7 +38,7 @@ def test_most_seed_questions_are_answered_at_rank_1(real_engine: Engine) -> None
 def test_out_of_scope_question_is_declined(real_engine: Engine, case: dict) -> None:
     answer = real_engine.ask(case["question"])
     assert not answer.answered, f"answered with confidence {answer.confidence:.3f}: {answer.hits[0].text}"
-    assert answer.hits, "the closest passages stay available"
+    assert [h.doc_id for h in answer.hits] == ["nato-defense-ministers"] * 3, "the closest passages stay available"
 
 
 @pytest.mark.parametrize(
@@ -54,6 +54,8 @@ def test_seed_figures_cite_their_sentence(real_engine: Engine, text: str, value:
     assert figure.citation is not None and figure.citation.sentence == figure.sentence
 
 
-def test_topic_ranking_puts_spending_figures_first(real_engine: Engine) -> None:
-    top = real_engine.figures("defense spending in 2024", limit=1)[0]
-    assert top.text == "$485 billion"
+def test_topic_ranking_puts_the_figure_on_the_topic_first(real_engine: Engine) -> None:
+    # "3% of GDP" is the fifth figure in document order: only the ranking can put it first.
+    assert real_engine.figures()[0].text == "$485 billion"
+    top = real_engine.figures("the alliance's goal for defense spending", limit=1)[0]
+    assert top.text == "3% of GDP"
