@@ -36,10 +36,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_latency.py
 	$(BIN)/python bench/bench_add.py
 
-## retrieval evaluation on SQuAD: make eval SQUAD=../shared/eval/squad-dev-a.json
+## retrieval evaluation on real news pages and on SQuAD:
+## make eval NEWS=../shared/eval/news-dev SQUAD=../shared/eval/squad-dev-a.json
+NEWS ?= ../shared/eval/news-dev
 SQUAD ?= ../shared/eval/squad-dev-a.json
 eval: $(STAMP)
-	$(BIN)/python bench/eval_squad.py $(SQUAD)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/eval_news.py $(NEWS)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/eval_squad.py $(SQUAD)
 
 clean-index:
 	rm -rf data/index

@@ -19,6 +19,7 @@ import importlib.util
 import json
 import logging
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -158,16 +159,34 @@ def main(argv: list[str] | None = None) -> int:
     else:
         answers = engine.ask_many([q["question"] for q in questions + oos], corpus="news-dev", k=3)
     figures, misses = score(questions, oos, answers, scorer.norm)
+    # Warm latency, one question at a time: encoding alone vs the whole answer, side by side.
+    encode_ms, answer_ms = [], []
+    for q in questions + oos:
+        t0 = time.perf_counter()
+        engine.embed_questions([q["question"]])
+        t1 = time.perf_counter()
+        engine.ask(q["question"], corpus="news-dev", k=3)
+        t2 = time.perf_counter()
+        encode_ms.append((t1 - t0) * 1000)
+        answer_ms.append((t2 - t1) * 1000)
+    latency = {"encode_p50_ms": round(statistics.median(encode_ms), 2), "answer_p50_ms": round(statistics.median(answer_ms), 2),
+               "ratio": round(statistics.median(answer_ms) / statistics.median(encode_ms), 2),
+               "load_avg_1min": os.getloadavg()[0]}
     if args.misses:
         print("\n".join(misses))
     print(f"\n{'set':10} {'hit@1':>6} {'hit@3':>6} {'answered':>9} {'declined':>9} {'body recall':>12} {'boilerplate':>12}")
     print(f"{'news-dev':10} {figures['hit1']:6.3f} {figures['hit3']:6.3f} {figures['answered']:9.3f} "
           f"{figures['declined']:9.3f} {extraction['body_recall']:12.3f} {extraction['boilerplate']:12.3f}")
     result = {"data": str(folder), "ranker": "cross-validated folds" if args.cv else engine.settings.retrieval.ranker,
-              "retrieval": figures, "extraction": extraction,
+              "retrieval": figures, "extraction": extraction, "latency": latency,
               "threshold": engine.settings.retrieval.threshold, "misses": misses}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
+    print(f"warm, one question at a time: encoding p50 {latency['encode_p50_ms']} ms, whole answer p50 "
+          f"{latency['answer_p50_ms']} ms (ratio {latency['ratio']}; load {latency['load_avg_1min']:.1f})")
+    if not args.cv:
+        print("note: the packaged ranker was fitted on these 120 questions, so hit@1/hit@3 above are in-sample; "
+              "`--cv DIR` (bench/tune_ranker.py --save-folds DIR) scores each with a model that never saw its page")
     print(f"written to {args.out}")
     engine.close()
     if tmp is not None:

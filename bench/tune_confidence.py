@@ -1,7 +1,7 @@
 """Fit the no-answer model (RetrievalSettings.confidence_weights) and pick the threshold.
 
     .venv/bin/python bench/tune_confidence.py ../shared/eval/news-dev ../shared/eval/squad-dev-a.json
-        [--index-dir data/tune] [--target-answered 0.93] [--out bench/results/tune_confidence.json]
+        [--index-dir data/tune] [--target-answered 0.965] [--out bench/results/tune_confidence.json]
 
 Examples, each the engine's best sentence for one question (with the current ranker):
 - answerable: news-dev's 120 questions on the 30 pages; SQuAD questions asked of a 12-article corpus
@@ -18,6 +18,7 @@ folds), and on SQuAD's halves; then the seed article's questions as a check.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -66,10 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("squad", type=Path)
     parser.add_argument("--index-dir", type=Path, default=None)
     parser.add_argument("--news-weight", type=float, default=20.0)
-    parser.add_argument("--target-answered", type=float, default=0.93)
+    parser.add_argument("--target-answered", type=float, default=0.965)
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
     parser.add_argument("--limit", type=int, default=1500, help="SQuAD questions per half and side")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tune_confidence.json")
+    parser.add_argument("--dump", type=Path, default=None, help="save news-dev's rows (npz) for inspection")
+    parser.add_argument("--cv", type=Path, default=None,
+                        help="cross-validation ranker folder (bench/tune_ranker.py --save-folds) for news-dev's rows")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from eval_news import read_jsonl
@@ -83,13 +87,34 @@ def main(argv: list[str] | None = None) -> int:
         args.index_dir = Path(tmp.name)
     engine = Engine(args.index_dir, SentenceTransformerEncoder(), EngineSettings(seeds_dir=None))
     engine.build("news-dev", source_dir=args.news_dev / "pages")
-    news_idx = engine.index("news-dev")
     questions = read_jsonl(args.news_dev / "questions.jsonl")
     oos = read_jsonl(args.news_dev / "oos.jsonl")
     qv = engine.embed_questions([q["question"] for q in questions + oos])
-    X_in = rows(news_idx, [q["question"] for q in questions], qv[: len(questions)])
-    X_out = rows(news_idx, [q["question"] for q in oos], qv[len(questions):])
+    if args.cv:
+        # news-dev's questions ranked by the fold model that never saw their page (the packaged ranker
+        # was fitted on them: its best sentence would be too good to calibrate on).
+        folds = json.loads((args.cv / "folds.json").read_text())
+        X_in = np.zeros((len(questions), len(INPUTS)))
+        X_out = np.zeros((len(oos), len(INPUTS)))
+        base = engine.settings
+        for f in sorted(set(folds.values())):
+            retrieval = dataclasses.replace(base.retrieval, ranker_model=str(args.cv / f"fold-{f}.txt"))
+            engine.settings = dataclasses.replace(base, retrieval=retrieval)
+            engine._indexes.clear()
+            idx = engine.index("news-dev")
+            mine = [i for i, q in enumerate(questions) if folds[q["page"]] == f]
+            X_in[mine] = rows(idx, [questions[i]["question"] for i in mine], qv[mine])
+            other = [i for i in range(len(oos)) if i % 5 == f]
+            X_out[other] = rows(idx, [oos[i]["question"] for i in other], qv[[len(questions) + i for i in other]])
+        engine.settings = base
+        engine._indexes.clear()
+    else:
+        news_idx = engine.index("news-dev")
+        X_in = rows(news_idx, [q["question"] for q in questions], qv[: len(questions)])
+        X_out = rows(news_idx, [q["question"] for q in oos], qv[len(questions):])
 
+    if args.dump:
+        np.savez(args.dump, X_in=X_in, X_out=X_out, kinds=[o["kind"] for o in oos])
     docs, squad_qs = load_squad(args.squad)
     tune, held = split_articles(len(docs))
     svec = encode_cached(engine, args.index_dir, [q.text for q in squad_qs])

@@ -87,7 +87,7 @@ def usable(groups: list[dict]) -> list[dict]:
 
 GBM_PARAMS = dict(objective="lambdarank", n_estimators=300, learning_rate=0.05, num_leaves=15, min_child_samples=50,
                   subsample=0.8, subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0, verbose=-1, n_jobs=2,
-                  lambdarank_truncation_level=10, random_state=7)
+                  lambdarank_truncation_level=10, random_state=7, deterministic=True, force_row_wise=True)
 
 
 def fit_gbm(groups: list[dict]):
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("news_dev", type=Path)
     parser.add_argument("squad", type=Path)
     parser.add_argument("--index-dir", type=Path, default=None)
-    parser.add_argument("--news-weight", type=float, default=10.0, help="weight of a news-dev question vs a SQuAD one")
+    parser.add_argument("--news-weight", type=float, default=3.0, help="weight of a news-dev question vs a SQuAD one")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tune_ranker.json")
     parser.add_argument("--save-model", type=Path, default=None, help="write the LambdaMART ranker here")
     parser.add_argument("--save-folds", type=Path, default=None,

@@ -55,7 +55,7 @@ def test_seed_figures_cite_their_sentence(real_engine: Engine, text: str, value:
 
 
 def test_topic_ranking_puts_the_figure_on_the_topic_first(real_engine: Engine) -> None:
-    # "3% of GDP" is the fifth figure in document order: only the ranking can put it first.
-    assert real_engine.figures()[0].text == "$485 billion"
+    # "3% of GDP" is not first without a topic (fifth in document order): only the topic can put it first.
+    assert real_engine.figures()[0].text != "3% of GDP"
     top = real_engine.figures("the alliance's goal for defense spending", limit=1)[0]
     assert top.text == "3% of GDP"
