@@ -50,6 +50,14 @@ def make_engine(settings: Settings, index_dir: Path | None = None) -> Engine:
     return Engine(index_dir, encoder, engine_settings(settings))
 
 
+def load_model(engine: Engine) -> None:
+    """Load the embedding model now (on the very first run, exporting it to ONNX: ~30 s), so that the
+    bot's first question does not wait for it."""
+    load = getattr(engine.encoder, "load", None)
+    if load is not None:
+        load()
+
+
 def tqdm_progress(enabled: bool) -> tuple[Progress | None, Callable[[], None]]:
     """A progress callback drawing a tqdm bar on stderr when ``enabled``, and a function to close it."""
     if not enabled:

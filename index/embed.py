@@ -187,7 +187,7 @@ class ModelEncoder:
     def dimension(self) -> int:
         if self._encoder is not None:
             return self._encoder.dimension
-        return model_dimension(self.path) or self._load().dimension
+        return model_dimension(self.path) or self.load().dimension
 
     def encode(
         self,
@@ -196,12 +196,13 @@ class ModelEncoder:
         batch_size: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> np.ndarray:
-        encoder = self._load()
+        encoder = self.load()
         if batch_size is None:
             return encoder.encode(texts, progress=progress)
         return encoder.encode(texts, batch_size=batch_size, progress=progress)
 
-    def _load(self) -> Encoder:
+    def load(self) -> Encoder:
+        """Load the model now (exporting it to ONNX first if needed); later calls return it at once."""
         with self._lock:
             if self._encoder is None:
                 self._encoder = self._open()

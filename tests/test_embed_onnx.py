@@ -219,3 +219,22 @@ def test_cli_answers_without_torch(models_dir: Path, tmp_path: Path) -> None:
     answer = json.loads(done.stdout)
     assert answer["answered"] and "Mark Rutte" in answer["hits"][0]["text"]
     assert done.stderr.strip().splitlines()[-1] == "['onnxruntime']", done.stderr
+
+
+def test_bot_start_up_loads_the_model_before_the_first_question(tmp_path: Path, monkeypatch) -> None:
+    import bot.runtime
+    from bot import main
+    from bot.settings import Settings
+
+    class Lazy(HashingEncoder):
+        loads = 0
+
+        def load(self) -> HashingEncoder:
+            Lazy.loads += 1
+            return self
+
+    monkeypatch.setattr(bot.runtime, "make_engine", lambda s, index_dir=None: Engine(
+        s.index_dir, Lazy(), EngineSettings(seeds_dir=SEEDS)))
+    engine, _ = main.prepare_bot(Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS))
+    engine.close()
+    assert Lazy.loads == 1
