@@ -112,36 +112,44 @@ def ensure_export(model_path: Path, models_dir: Path, name: str, *, timeout: flo
     folder = export_dir(models_dir, model_path, name)
     if read_manifest(folder) is not None:
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(folder.parent / ".export.lock"):
-        if read_manifest(folder) is not None:  # another process exported it while we waited
-            return folder
-        if folder.exists():  # a leftover without a manifest: never completed
-            shutil.rmtree(folder)
-        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        log.info("exporting %s to ONNX once, so answers need no torch (takes ~10-30 s) ...", name)
-        started = time.perf_counter()
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-        root = str(Path(__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", "index.onnx_encoder", str(model_path), str(tmp), "--name", name],
-                env=env, capture_output=True, text=True, timeout=timeout,
-            )
-            if done.returncode != 0:
-                tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-                raise EncoderError(f"exporting {name} to ONNX failed: {tail}")
-            from .store import fsync_tree
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with _lock(folder.parent / ".export.lock"):
+            return _export_locked(model_path, folder, name, timeout)
+    except OSError as exc:
+        raise EncoderError(f"cannot write the ONNX export to {folder.parent} ({exc})") from None
 
-            fsync_tree(tmp)
-            os.replace(tmp, folder)
-        except subprocess.TimeoutExpired:
-            raise EncoderError(f"exporting {name} to ONNX took over {timeout:.0f} s and was stopped") from None
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        log.info("ONNX export of %s ready in %.1f s: %s", name, time.perf_counter() - started, folder)
+
+def _export_locked(model_path: Path, folder: Path, name: str, timeout: float) -> Path:
+    """Export into a temporary folder and rename it into place (the caller holds the export lock)."""
+    if read_manifest(folder) is not None:  # another process exported it while we waited
+        return folder
+    if folder.exists():  # a leftover without a manifest: never completed
+        shutil.rmtree(folder)
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    log.info("exporting %s to ONNX once, so answers need no torch (takes ~10-30 s) ...", name)
+    started = time.perf_counter()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "index.onnx_encoder", str(model_path), str(tmp), "--name", name],
+            env=env, capture_output=True, text=True, timeout=timeout,
+        )
+        if done.returncode != 0:
+            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+            raise EncoderError(f"exporting {name} to ONNX failed: {tail}")
+        from .store import fsync_tree
+
+        fsync_tree(tmp)
+        os.replace(tmp, folder)
+    except subprocess.TimeoutExpired:
+        raise EncoderError(f"exporting {name} to ONNX took over {timeout:.0f} s and was stopped") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("ONNX export of %s ready in %.1f s: %s", name, time.perf_counter() - started, folder)
     return folder
 
 

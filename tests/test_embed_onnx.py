@@ -67,6 +67,13 @@ def test_unknown_backend_is_refused(tmp_path: Path) -> None:
         ModelEncoder(backend="tensorflow", models_dir=tmp_path)
 
 
+def test_unwritable_models_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the models folder should go")
+    with pytest.raises(EncoderError, match=r"not-a-folder.*ENCODER=torch"):
+        ModelEncoder(backend="onnx", models_dir=blocker / "models").load()
+
+
 def test_help_imports_no_numpy_faiss_or_model() -> None:
     done = _python("import sys\nfrom bot.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
                    "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'faiss', 'torch', 'onnxruntime', "
