@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_latency.py
 	$(BIN)/python bench/bench_add.py
+	$(BIN)/python bench/bench_runtime.py --squad $(SQUAD)
 
 ## retrieval evaluation on SQuAD: make eval SQUAD=../shared/eval/squad-dev-a.json
 SQUAD ?= ../shared/eval/squad-dev-a.json

@@ -170,7 +170,9 @@ def test_bulk_progress_counts_every_text(onnx_encoder: OnnxEncoder) -> None:
 
 
 @needs_model
-def test_damaged_export_is_refused_then_made_again(models_dir: Path, tmp_path: Path) -> None:
+def test_damaged_export_is_refused_then_made_again(models_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    import index.onnx_encoder
+
     copy = tmp_path / "models"
     shutil.copytree(models_dir, copy)
     folder = export_dir(copy, MODEL_PATH, NAME)
@@ -179,10 +181,20 @@ def test_damaged_export_is_refused_then_made_again(models_dir: Path, tmp_path: P
         fh.write(b"\xff\xff\xff\xff")
     with pytest.raises(EncoderError, match="does not match its checksum"):
         OnnxEncoder(folder)
+    exports = []
+    real_export = index.onnx_encoder._export_locked
+
+    def export_by_copy(model_path, target, name, timeout):  # the real export is tested above; skip its 30 s
+        exports.append(target)
+        shutil.copytree(export_dir(models_dir, MODEL_PATH, NAME), target)
+        return real_export(model_path, target, name, timeout)  # finds the copy complete and keeps it
+
+    monkeypatch.setattr(index.onnx_encoder, "_export_locked", export_by_copy)
     encoder = ModelEncoder(backend="onnx", models_dir=copy)
     assert encoder.encode(["Who is the NATO Secretary General?"]).shape == (1, 384)
     assert encoder.loaded == "onnx"
     assert list(copy.glob(f"{folder.name}.corrupt-*")), "the damaged export is kept aside"
+    assert exports == [folder], "exported again once, after the damaged one was set aside"
     OnnxEncoder(folder)  # the new export is whole
 
 
