@@ -41,3 +41,7 @@ class InvalidQuestionError(NewsQAError):
 
 class BusyError(NewsQAError):
     """Another writer holds the corpus lock and waiting was not allowed."""
+
+
+class EncoderError(NewsQAError):
+    """The ONNX encoder cannot be exported or loaded; the message says why."""

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NewsQAError
+from .errors import EncoderError
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,6 @@ PROBES = (
     " ".join(["A very long sentence that is cut at the model's maximum sequence length."] * 40),
 )
 _INPUT_FIELDS = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}
-
-
-class EncoderError(NewsQAError):
-    """The ONNX encoder cannot be exported or loaded; the message says why."""
 
 
 # ----------------------------------------------------------------------------- finding an export
