@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_latency.py
 	$(BIN)/python bench/bench_add.py
+	$(BIN)/python bench/bench_runtime.py --squad $(SQUAD)
 
 ## retrieval evaluation on real news pages and on SQuAD:
 ## make eval NEWS=../shared/eval/news-dev SQUAD=../shared/eval/squad-dev-a.json

@@ -75,7 +75,8 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         pass
     versions = {}
-    for mod in ("numpy", "faiss", "bm25s", "torch", "sentence_transformers", "transformers", "pysbd"):
+    for mod in ("numpy", "faiss", "bm25s", "torch", "sentence_transformers", "transformers", "onnxruntime", "tokenizers",
+                "pysbd"):
         try:
             versions[mod] = getattr(__import__(mod), "__version__", "?")
         except Exception as exc:  # noqa: BLE001 - an optional library: record why it is missing

@@ -1,7 +1,7 @@
 """Sentence-level answer retrieval on SQuAD, as /work/shared/eval/README.md describes it.
 
     .venv/bin/python bench/eval_squad.py ../shared/eval/squad-dev-a.json [--out bench/results/eval_squad.json]
-        [--limit N] [--index-dir DIR]
+        [--limit N] [--index-dir DIR] [--encoder onnx|torch]
 
 One document per article (paragraphs joined by a blank line), all articles in one corpus, every question
 asked against the whole corpus. A returned sentence is a hit when its [start, end) span in its document
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from index.embed import SentenceTransformerEncoder  # noqa: E402
+from index.embed import ModelEncoder  # noqa: E402
 from index.engine import Engine, EngineSettings  # noqa: E402
 from index.models import Document  # noqa: E402
 from index.search import CorpusIndex  # noqa: E402
@@ -228,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "eval_squad.json")
     parser.add_argument("--limit", type=int, default=None, help="ask only every k-th question, about N in all")
     parser.add_argument("--index-dir", type=Path, default=None, help="keep the index here (default: a temp dir)")
+    parser.add_argument("--encoder", choices=("onnx", "torch"), default="onnx",
+                        help="run the model with ONNX Runtime (the default runtime) or sentence-transformers")
+    parser.add_argument("--models-dir", type=Path, default=ROOT / "data" / "index" / "models",
+                        help="where the ONNX export is kept (default: the default index directory's)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -243,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.index_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="eval-squad-")
         args.index_dir = Path(tmp.name)
-    encoder = SentenceTransformerEncoder()
+    encoder = ModelEncoder(backend=args.encoder, models_dir=args.models_dir)
     engine = Engine(args.index_dir, encoder, EngineSettings(seeds_dir=None))
     settings = engine.settings.retrieval
     t0 = time.perf_counter()
@@ -300,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{seed['out_of_scope']} (max confidence {seed['max_out_of_scope_confidence']})")
 
     result = {
-        "data": str(args.squad), "articles": len(docs), "sentences": idx.size, "questions": len(questions),
+        "data": str(args.squad), "encoder": encoder.loaded, "articles": len(docs), "sentences": idx.size, "questions": len(questions),
         "split": {"tuning_articles": [docs[a].title for a in tune], "held_out_articles": [docs[a].title for a in held]},
         "settings": {k: getattr(settings, k) for k in settings.__dataclass_fields__},
         "retrieval": table, "search_latency": latency, "calibration": calib, "seed": seed,

@@ -10,12 +10,17 @@ import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index.errors import NewsQAError
 
 from . import console
-from .settings import Settings, SettingsError, load_settings
 
+if TYPE_CHECKING:
+    from .settings import Settings
+
+# Imports stay light here and inside the commands: `newsqa --help` loads no numpy, FAISS or model, and
+# `index list`/`figures` load no model (the encoder loads on first use, see index.embed.ModelEncoder).
 log = logging.getLogger(__name__)
 
 
@@ -97,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
     except SettingsError as exc:

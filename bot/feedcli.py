@@ -6,13 +6,12 @@ import argparse
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from index.engine import Engine
-from index.feedpoll import poll_corpus, unsubscribe
-from index.feeds import FeedStore, fetch_feed
+if TYPE_CHECKING:  # imported when a feed action runs: `newsqa --help` loads none of them
+    from index.engine import Engine
 
-from .feedformat import feeds_text, poll_text
-from .settings import Settings
+    from .settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction, common) -> None:
@@ -39,6 +38,11 @@ def add_parser(sub: argparse._SubParsersAction, common) -> None:
 
 def run(args: argparse.Namespace, settings: Settings, corpus: str, index_dir: Path) -> int:
     """Run one ``feed`` action; the engine (and the model) is loaded only by actions that change the index."""
+    from index.feedpoll import poll_corpus, unsubscribe
+    from index.feeds import FeedStore, fetch_feed
+
+    from .feedformat import feeds_text, poll_text
+
     store = FeedStore(Path(index_dir) / "feeds.sqlite")
     try:
         if args.action == "add":

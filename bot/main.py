@@ -71,7 +71,7 @@ def prepare_bot(settings: Settings) -> tuple[Engine, NewsQABot]:
     starts; servers' corpora are checked and a broken one is rebuilt in the background when next used.
     """
     from .app import SEEDS_CORPUS, create_bot
-    from .runtime import ensure_corpus, make_engine
+    from .runtime import ensure_corpus, load_model, make_engine
 
     engine = make_engine(settings)
     try:
@@ -80,6 +80,7 @@ def prepare_bot(settings: Settings) -> tuple[Engine, NewsQABot]:
         log.error("the %s corpus could not be built (%s); the bot starts anyway. Rebuild it with "
                   "`newsqa index build --corpus %s`", SEEDS_CORPUS, exc, SEEDS_CORPUS)
     check_corpora(engine)
+    load_model(engine)
     return engine, create_bot(engine, settings)
 
 

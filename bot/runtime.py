@@ -28,11 +28,25 @@ def engine_settings(settings: Settings) -> EngineSettings:
 
 
 def make_engine(settings: Settings, index_dir: Path | None = None) -> Engine:
-    """Load the embedding model (once per process) and open the index directory."""
-    from index.embed import SentenceTransformerEncoder  # imports torch: only when an engine is needed
+    """Open the index directory with the embedding model, which loads when first needed.
 
-    encoder = SentenceTransformerEncoder(settings.embed_model)
-    return Engine(Path(index_dir or settings.index_dir), encoder, engine_settings(settings))
+    With ENCODER=auto or onnx the model runs on ONNX Runtime from an export kept in
+    ``<index dir>/models`` (made once, in a child process, the first time it is needed), so this
+    process never imports torch; ENCODER=torch uses sentence-transformers.
+    """
+    from index.embed import ModelEncoder
+
+    index_dir = Path(index_dir or settings.index_dir)
+    encoder = ModelEncoder(settings.embed_model, backend=settings.encoder, models_dir=index_dir / "models")
+    return Engine(index_dir, encoder, engine_settings(settings))
+
+
+def load_model(engine: Engine) -> None:
+    """Load the embedding model now (on the very first run, exporting it to ONNX: ~30 s), so that the
+    bot's first question does not wait for it."""
+    load = getattr(engine.encoder, "load", None)
+    if load is not None:
+        load()
 
 
 def tqdm_progress(enabled: bool) -> tuple[Progress | None, Callable[[], None]]:

@@ -34,6 +34,7 @@ class Settings:
     index_dir: Path = Path("data/index")
     seeds_dir: Path = Path("seeds")
     embed_model: str | None = None
+    encoder: str = "auto"
     log_level: str = "INFO"
     log_file: Path | None = None
     log_questions: bool = False
@@ -121,6 +122,15 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
     raise SettingsError(f"{key}={raw!r} is not true or false")
 
 
+def _choice(env: Mapping[str, str], key: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise SettingsError(f"{key}={raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
 def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None) -> Settings:
     """Read ``.env`` (if present), let the environment override it, and validate every value."""
     env: dict[str, str] = {}
@@ -140,6 +150,7 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
         index_dir=Path(env.get("INDEX_DIR", "").strip() or "data/index"),
         seeds_dir=Path(env.get("SEEDS_DIR", "").strip() or "seeds"),
         embed_model=env.get("EMBED_MODEL", "").strip() or None,
+        encoder=_choice(env, "ENCODER", "auto", ("auto", "onnx", "torch")),
         log_level=level,
         log_file=Path(env.get("LOG_FILE", "").strip()) if env.get("LOG_FILE", "").strip() else None,
         log_questions=_bool(env, "LOG_QUESTIONS", False),

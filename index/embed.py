@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import re
@@ -126,6 +127,102 @@ class SentenceTransformerEncoder:
                 if progress:
                     progress(len(part))
         return out
+
+
+BACKENDS = ("auto", "onnx", "torch")
+
+
+def model_dimension(model_path: str) -> int | None:
+    """The vector size a sentence-transformers folder produces, read from its config files (no model
+    loaded); None when it cannot be told that way."""
+    root = Path(model_path)
+    try:
+        modules = json.loads((root / "modules.json").read_text(encoding="utf-8"))
+        dimension = None
+        for module in modules:
+            kind = module["type"].rsplit(".", 1)[-1]
+            config_file = root / module.get("path", "") / "config.json"
+            if kind == "Pooling":
+                config = json.loads(config_file.read_text(encoding="utf-8"))
+                modes = sum(bool(v) for k, v in config.items() if k.startswith("pooling_mode_"))
+                dimension = int(config["word_embedding_dimension"]) * max(modes, 1)
+            elif kind == "Dense":
+                dimension = int(json.loads(config_file.read_text(encoding="utf-8"))["out_features"])
+            elif kind not in ("Transformer", "Normalize"):
+                return None
+        return dimension
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class ModelEncoder:
+    """The embedding model, loaded on first use (so listing an index loads none).
+
+    ``backend``: "onnx" runs the model with ONNX Runtime, exporting it once into ``models_dir`` (in a
+    child process) when no export is there yet; "torch" runs it with sentence-transformers; "auto" is
+    "onnx", falling back to "torch" with a warning when the export cannot be made or loaded. Both give
+    the same vectors (cosine >= 0.9999), so an index built with one answers with the other.
+    """
+
+    def __init__(self, model: str | None = None, *, backend: str = "auto", models_dir: Path | None = None) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        if backend != "torch" and models_dir is None:
+            raise ValueError("the ONNX backend needs a models_dir to keep its export in")
+        self.path = resolve_model(model)
+        self.name = model_name(self.path)
+        self.backend = backend
+        self.models_dir = Path(models_dir) if models_dir is not None else None
+        self._encoder: Encoder | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> str | None:
+        """"onnx" or "torch" once the model is loaded, else None."""
+        if self._encoder is None:
+            return None
+        return "torch" if isinstance(self._encoder, SentenceTransformerEncoder) else "onnx"
+
+    @property
+    def dimension(self) -> int:
+        if self._encoder is not None:
+            return self._encoder.dimension
+        return model_dimension(self.path) or self.load().dimension
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        encoder = self.load()
+        if batch_size is None:
+            return encoder.encode(texts, progress=progress)
+        return encoder.encode(texts, batch_size=batch_size, progress=progress)
+
+    def load(self) -> Encoder:
+        """Load the model now (exporting it to ONNX first if needed); later calls return it at once."""
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = self._open()
+            return self._encoder
+
+    def _open(self) -> Encoder:
+        if self.backend == "torch":
+            return SentenceTransformerEncoder(self.path)
+        from .onnx_encoder import EncoderError, load  # no torch: onnxruntime and tokenizers only
+
+        assert self.models_dir is not None
+        try:
+            encoder = load(Path(self.path), self.models_dir, self.name)
+        except EncoderError as exc:
+            if self.backend == "onnx":
+                raise EncoderError(f"{exc}. Set ENCODER=torch (or auto) to use sentence-transformers instead") from None
+            log.warning("%s; using sentence-transformers (torch) instead: slower, more memory", exc)
+            return SentenceTransformerEncoder(self.path)
+        log.debug("embedding with ONNX Runtime from %s", encoder.folder)
+        return encoder
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -53,3 +53,7 @@ class IndexWriteError(NewsQAError):
 
 class DuplicateDocumentError(UnsupportedDocumentError):
     """A document with the same text is already in the corpus."""
+
+
+class EncoderError(NewsQAError):
+    """The ONNX encoder cannot be exported or loaded; the message says why."""
