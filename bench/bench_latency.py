@@ -70,14 +70,18 @@ def make_document(doc_id: str, title: str, paragraphs: list[list[str]]):  # noqa
 
 
 class PrecomputedCache:
-    """Stands in for EmbeddingCache while writing a synthetic generation: returns given vectors."""
+    """Stands in for EmbeddingCache while writing a synthetic generation: returns given vectors.
+
+    A generation embeds its sentences, then each sentence with its context (as many texts), then the
+    document titles (fewer): the sentence vectors stand in for the context vectors, and the first
+    vectors for the titles (their values do not change what is timed)."""
 
     def __init__(self, vectors: np.ndarray) -> None:
         self.vectors = vectors
 
     def embed(self, encoder, texts, *, progress=None):  # noqa: ANN001, ANN201 - EmbeddingCache.embed
-        assert len(texts) == len(self.vectors), (len(texts), len(self.vectors))
-        return self.vectors, 0
+        assert len(texts) <= len(self.vectors), (len(texts), len(self.vectors))
+        return self.vectors[: len(texts)], 0
 
     def close(self) -> None:
         pass

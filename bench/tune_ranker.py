@@ -56,7 +56,7 @@ def news_groups(engine, folder: Path, norm) -> list[dict]:
         c = idx.candidates(v, q["question"], idx.settings.candidates)
         wants = [norm(w) for w in [q["answer_substring"], *q.get("alt_substrings", [])]]
         y = np.array([any(w in texts[i] for w in wants) for i in c.ids], dtype=bool)
-        groups.append({"set": "news", "key": q["page"], "X": c.features, "y": y})
+        groups.append({"set": "news", "key": q["page"], "X": c.features, "y": y, "ids": c.ids, "v": v})
     return groups
 
 
@@ -69,7 +69,8 @@ def squad_groups(engine, path: Path, folder: Path) -> list[dict]:
     groups = []
     for q, v in zip(questions, vectors):
         c = idx.candidates(v, q.text, idx.settings.candidates)
-        groups.append({"set": "squad", "key": q.article, "X": c.features, "y": hits_of(ranked, q, c.ids)})
+        groups.append({"set": "squad", "key": q.article, "X": c.features, "y": hits_of(ranked, q, c.ids), "ids": c.ids,
+                       "v": v})
     return groups
 
 
@@ -81,7 +82,8 @@ def usable(groups: list[dict]) -> list[dict]:
     out = []
     for g in groups:
         keep = g["X"][:, HEADING] == 0
-        out.append({**g, "X": g["X"][keep][:, :FUSED], "G": g["X"][keep][:, GBM_FEATURES], "y": g["y"][keep]})
+        out.append({**g, "X": g["X"][keep][:, :FUSED], "G": g["X"][keep][:, GBM_FEATURES], "y": g["y"][keep],
+                    "ids": g["ids"][keep]})
     return out
 
 

@@ -70,7 +70,7 @@ class RetrievalSettings:
     w_bm25_neighbour: float = -0.1  # best BM25 / max of the previous / next sentence
     w_answer_type: float = 0.1  # the sentence holds what the question asks for (a number, a date, a name)
     w_length: float = 0.0  # log of the sentence length in characters
-    threshold: float = 0.258  # confidence below which a question is declined (bench/tune_confidence.py)
+    threshold: float = 0.303  # confidence below which a question is declined (bench/tune_confidence.py)
     # Sentences above which HNSW replaces exact search. The issue suggested ~200k, but exact search
     # costs ~21 ms idle (38 ms busy) at 100k, over the whole 20 ms p50 budget by itself, while HNSW
     # (M 32, efSearch 96) answers in 0.3 ms with recall@10 0.99 / recall@64 0.98 (bench_latency).
@@ -89,7 +89,7 @@ class RetrievalSettings:
     # coverage, name coverage, asked type missing, bias); see CorpusIndex.confidence.
     # Fitted by bench/tune_confidence.py (news-dev's rows ranked by held-out fold models, weighted 20 to
     # one SQuAD question); the threshold answers 96.5% of news-dev's in-scope questions.
-    confidence_weights: tuple[float, ...] = (5.113, 5.095, 3.882, 1.448, 3.282, 0.355, -0.192, -7.483)
+    confidence_weights: tuple[float, ...] = (5.035, 4.792, 4.391, 0.736, 3.683, 0.745, -0.321, -7.478)
 
     def weights(self) -> np.ndarray:
         """Weights aligned with the first FUSED columns of ``Candidates.features`` (see FEATURES)."""
@@ -104,7 +104,7 @@ FEATURES = (
     "bm25_raw", "bm25_paragraph_raw", "heading",
     # Used by the learned ranker (index/ranker.py) only:
     "dense_rank", "bm25_rank", "document_bm25", "entity_coverage", "paragraph_coverage", "position",
-    "type_match_neighbour",
+    "type_match_neighbour", "context",
 )
 FUSED = 13
 
@@ -266,6 +266,7 @@ class CorpusIndex:
             self.bm25_paragraphs = LexicalIndex.load(path / "bm25-paragraphs")
             self.traits = np.load(path / "sentence_traits.npy")
             self.title_vectors = np.load(path / "titles.npy")
+            self.context_vectors = np.load(path / "context.npy", mmap_mode="r")
         except (OSError, RuntimeError, ValueError, KeyError, EOFError, IndexCorruptError) as exc:
             raise IndexCorruptError(f"{path.name} of this corpus cannot be read ({exc})") from exc
         self._check_consistent()
@@ -290,6 +291,7 @@ class CorpusIndex:
             "sentences table": rows,
             "FAISS vectors": self.faiss.ntotal,
             "vectors.npy": len(self.vectors),
+            "context.npy": len(self.context_vectors),
             "sent_para.npy": len(self.sent_para),
             "sentence_traits": len(self.traits) if self.traits.ndim == 2 and self.traits.shape[1] == TRAIT_COLUMNS else -1,
             "BM25 sentences": self.bm25.size,
@@ -454,7 +456,8 @@ class CorpusIndex:
              answer_type, traits[:, 3], type_match, type_missing, title, coverage,
              bm25[ids], bm25_para[paras], traits[:, TRAIT_HEADING],
              1.0 / (1.0 + dense_rank), 1.0 / (1.0 + bm25_rank), doc_lex[self.sent_doc[ids]], entity_coverage,
-             paragraph_coverage, np.log1p(self.position[ids]), type_neighbour],
+             paragraph_coverage, np.log1p(self.position[ids]), type_neighbour,
+             np.asarray(self.context_vectors[ids], dtype=np.float32) @ qv],
             axis=1,
         ).astype(np.float32)
         return Candidates(ids=ids, features=features, dense_rank=dense_rank, bm25_rank=bm25_rank)

@@ -13,7 +13,7 @@
                                    and CRC-32 of every other file of the generation
           docs.sqlite              documents, sentences, paragraphs, figures
           sentences.faiss          dense index over sentence vectors
-          vectors.npy, paragraphs.npy, documents.npy, sent_doc.npy, sent_para.npy, sentence_traits.npy, titles.npy
+          vectors.npy, paragraphs.npy, documents.npy, sent_doc.npy, sent_para.npy, sentence_traits.npy, titles.npy, context.npy
           bm25-sentences/, bm25-paragraphs/
 
 A generation is written in full in a ``.tmp`` folder, fsync'ed, renamed, and only then named in
@@ -52,7 +52,8 @@ from .models import Document, Figure, Sentence
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: BM25 k1/b and stopwords tuned, sentence_traits.npy; 3: answer types, headings, titles.npy
+FORMAT_VERSION = 4  # 2: BM25 k1/b and stopwords tuned, sentence_traits.npy; 3: answer types, headings, titles.npy;
+# 4: context.npy (sentences encoded with their title and previous sentence)
 _CORPUS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _GEN = re.compile(r"^gen-(\d{6})$")
 _PENDING = re.compile(r"^pending-(\d{6})\.json$")
