@@ -1,7 +1,7 @@
 """Can Milvus feed the engine's scoring unchanged? Its first-stage candidates beside FAISS + bm25s (issue 14).
 
     .venv/bin/python bench/bench_milvus.py ../shared/eval/squad-dev-a.json [--limit 1000] [--index-dir DIR]
-        [--milvus-dir DIR] [--out bench/results/milvus.json]
+        [--milvus-dir DIR] [--sizes 20000,50000] [--out bench/results/milvus.json]
 
 Builds SQuAD-A (24 articles, one corpus) locally with the engine (vectors from its embedding cache when
 --index-dir is kept), then stores the same sentences and vectors in milvus-lite (index/milvus_backend.py:
@@ -21,6 +21,7 @@ import logging
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -88,6 +89,49 @@ def compare(local: list[FirstStage], other: list[FirstStage], answer_hits: list)
     return out
 
 
+def run_size(n: int, docs: list, vectors: np.ndarray, questions: list, qvec: np.ndarray, client, settings,
+             depth: int) -> dict:  # noqa: ANN001
+    """Both first stages over ``n`` sentences (the local one HNSW above settings.approximate_above)."""
+    from bench_latency import corpus_of_size
+
+    sized_docs, sized_vectors = corpus_of_size(n, docs, vectors)
+    texts = [s.text for d in sized_docs for s in d.sentences]
+    t0 = time.perf_counter()
+    faiss_index = make_faiss_index(sized_vectors, settings)
+    if hasattr(faiss_index, "hnsw"):
+        faiss_index.hnsw.efSearch = settings.hnsw_ef_search
+    bm25 = LexicalIndex.build(texts)
+    local_build = time.perf_counter() - t0
+    milvus = MilvusCandidates(client)
+    corpus = f"size-{n}"
+    milvus.remove(corpus)
+    t0 = time.perf_counter()
+    milvus.write(corpus, texts, sized_vectors)
+    client.flush(milvus.collection)
+    milvus.count(corpus)  # the first search after a flush builds the segment's indexes; count it in the build
+    milvus.candidates(corpus, qvec[0], questions[0].text, depth)
+    milvus_build = time.perf_counter() - t0
+
+    local_idx = SimpleNamespace(faiss=faiss_index, bm25=bm25)  # what local_first_stage reads of a CorpusIndex
+    timings: dict[str, list[float]] = {k: [] for k in ("local dense", "local bm25", "milvus dense", "milvus dense+bm25")}
+    local, other = [], []
+    step = max(1, len(questions) // 200)
+    for q, v in list(zip(questions, qvec))[::step]:
+        local.append(local_first_stage(local_idx, v, q.text, depth, timings))
+        other.append(milvus_first_stage(milvus, corpus, v, q.text, depth, timings))
+    quality = {}
+    for part in ("dense", "bm25"):
+        quality[f"{part}_overlap@48"] = round(float(np.mean([overlap(getattr(l, part), getattr(o, part))
+                                                             for l, o in zip(local, other)])), 4)
+    latency = {k: summary_ms(v) for k, v in timings.items()}
+    build = {"local_faiss_bm25_s": round(local_build, 2), "milvus_write_flush_first_search_s": round(milvus_build, 2),
+             "local_dense_index": type(faiss_index).__name__}
+    print_table([[k, v] for k, v in {**build, **quality}.items()], [f"{n} sentences", "value"])
+    print_table([[k, v["p50_ms"], v["p99_ms"]] for k, v in latency.items()], [f"latency at {n}", "p50 ms", "p99 ms"])
+    milvus.remove(corpus)
+    return {"build": build, "candidates": quality, "latency": latency, "questions": len(local)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("squad", type=Path)
@@ -97,8 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--milvus-dir", type=Path, default=None, help="milvus-lite data here (default: temp)")
     parser.add_argument("--models-dir", type=Path, default=ROOT / "data" / "index" / "models",
                         help="where the ONNX export is kept")
+    parser.add_argument("--sizes", default="", help="also compare at these sizes (e.g. 20000,50000): SQuAD "
+                        "sentences, then synthetic ones as in bench_latency.py; 200 questions each")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    args.sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     info = machine_info()
     tmp = tempfile.TemporaryDirectory(prefix="bench-milvus-")
@@ -173,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     assert milvus.count("squad-all") == idx.size
     incremental = run(f"squad-all written one article at a time ({len(starts)} writes)")
 
+    scaled = {}
+    for n in args.sizes:
+        scaled[str(n)] = run_size(n, docs, vectors, questions, qvec, client, settings, args.depth)
+
     payload = {
         "machine": finish_info(info),
         "corpus": {"articles": len(docs), "sentences": idx.size, "questions": len(questions), "depth": args.depth},
@@ -181,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "beside_second_corpus": {"candidates": shared[0], "latency": shared[1], "second_corpus_sentences": len(even_texts)},
         "one_article_per_write": {"candidates": incremental[0], "latency": incremental[1],
                                   "writes": len(starts), "write_s": round(incremental_s, 2)},
+        "sizes": scaled,
         "milvus": {"uri": "milvus-lite (file)", "pymilvus": pymilvus.__version__,
                    "milvus_lite": __import__("milvus_lite").__version__,
                    "dense_index": f"HNSW M {settings.hnsw_m} efConstruction 80 ef {settings.hnsw_ef_search}",
