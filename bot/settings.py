@@ -35,6 +35,7 @@ class Settings:
     seeds_dir: Path = Path("seeds")
     embed_model: str | None = None
     encoder: str = "auto"
+    index_backend: str = "local"  # "milvus" is reserved for issue 14 (docs/SCALING.md) and refused for now
     log_level: str = "INFO"
     log_file: Path | None = None
     log_questions: bool = False
@@ -141,6 +142,13 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
     level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise SettingsError(f"LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    backend = _choice(env, "INDEX_BACKEND", "local", ("local", "milvus"))
+    if backend == "milvus":
+        raise SettingsError(
+            "INDEX_BACKEND=milvus is experimental and does not answer questions yet: only Milvus candidate "
+            "retrieval exists (index/milvus_backend.py, measured by bench/bench_milvus.py; see docs/SCALING.md). "
+            "Use INDEX_BACKEND=local (the default)"
+        )
     return Settings(
         discord_token=token,
         discord_guild_id=_int(env, "DISCORD_GUILD_ID", None, minimum=1),
@@ -151,6 +159,7 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
         seeds_dir=Path(env.get("SEEDS_DIR", "").strip() or "seeds"),
         embed_model=env.get("EMBED_MODEL", "").strip() or None,
         encoder=_choice(env, "ENCODER", "auto", ("auto", "onnx", "torch")),
+        index_backend=backend,
         log_level=level,
         log_file=Path(env.get("LOG_FILE", "").strip()) if env.get("LOG_FILE", "").strip() else None,
         log_questions=_bool(env, "LOG_QUESTIONS", False),

@@ -36,6 +36,17 @@ def _query_tokens(query: str) -> tuple[str, ...]:
     return tuple(_tokenize([query])[0])
 
 
+def analyzed_texts(texts: Sequence[str]) -> list[str]:
+    """Each text's BM25 terms (stemmed, stopwords dropped) joined by spaces: what another BM25 engine
+    (Milvus, index/milvus_backend.py) indexes so that its terms are exactly these."""
+    return [" ".join(tokens) for tokens in _tokenize(texts)] if texts else []
+
+
+def analyzed_text(text: str) -> str:
+    """A question's BM25 terms joined by spaces (cached, like the question's own scoring)."""
+    return " ".join(_query_tokens(text))
+
+
 class LexicalIndex:
     """A BM25 index whose scores come back as one dense array, aligned with the texts it was built on."""
 
