@@ -2,7 +2,7 @@
 
 Prints accuracy on the tricky news cases of tests/test_segment.py, speed in µs per character on ~1 MB
 of text (the seed article repeated, one paragraph per line, plus the 1,065 Wikipedia paragraphs of
-/work/shared/eval/squad-dev-a.json), the cost per sentence next to the ~3.3 ms it takes to embed one,
+../shared/eval/squad-dev-a.json), the cost per sentence next to the ~3.3 ms it takes to embed one,
 and how often the two agree paragraph by paragraph. Writes bench/results/segment.json.
 
     .venv/bin/python bench/bench_segment.py [--reps 3]
@@ -41,7 +41,7 @@ import index.segment as seg  # noqa: E402
 import tests.test_segment as cases_module  # noqa: E402
 
 SEED = ROOT / "seeds" / "nato-defense-ministers.txt"
-SQUAD = Path("/work/shared/eval/squad-dev-a.json")
+SQUAD = Path("../shared/eval/squad-dev-a.json")
 ENCODE_MS_PER_SENTENCE = 3.3  # measured embedding cost per sentence on this machine (brief)
 _WINDOW = 3000
 # Terminal punctuation pysbd may split at ('.', '!', '?', full-width forms, '…').

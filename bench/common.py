@@ -415,7 +415,7 @@ def synthetic_articles(n_sentences: int, *, seed: int = 7, per_article: int = 30
 
 
 def squad_articles(path: Path, n_sentences: int | None = None, chars_per_sentence: int = 130) -> list[tuple[str, str]]:
-    """(title, text) per SQuAD article, paragraphs joined by a blank line (as /work/shared/eval/README.md says).
+    """(title, text) per SQuAD article, paragraphs joined by a blank line (as ../shared/eval/README.md says).
 
     With ``n_sentences``, paragraphs are taken in order until about that many sentences (estimated
     from the characters, ~130 per sentence in SQuAD dev) are in; the last article may be cut short.

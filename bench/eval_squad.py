@@ -1,4 +1,4 @@
-"""Sentence-level answer retrieval on SQuAD, as /work/shared/eval/README.md describes it.
+"""Sentence-level answer retrieval on SQuAD, as ../shared/eval/README.md describes it.
 
     .venv/bin/python bench/eval_squad.py ../shared/eval/squad-dev-a.json [--out bench/results/eval_squad.json]
         [--limit N] [--index-dir DIR] [--encoder onnx|torch]

@@ -32,7 +32,7 @@ SYNC_VERIFY_BYTES = 256 * 1024 * 1024
 log = logging.getLogger(__name__)
 
 
-# Tuning on SQuAD (bench/eval_squad.py; /work/shared/eval/squad-dev-a.json: 24 articles, 5,202 sentences,
+# Tuning on SQuAD (bench/eval_squad.py; ../shared/eval/squad-dev-a.json: 24 articles, 5,202 sentences,
 # 5,665 questions, all articles in one corpus). Weights were chosen by coordinate ascent on P@1 + MRR@10
 # over the questions of the 12 even-numbered articles ("tune") from features computed once per question;
 # the 12 odd-numbered articles are held out. P@1 / MRR@10:
