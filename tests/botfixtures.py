@@ -28,6 +28,22 @@ ANSWERABLE = "How much did NATO allies in Europe and Canada invest in defense in
 UNANSWERABLE = "What is the capital of Peru?"
 
 
+
+class GatedEngine(Engine):
+    """An engine whose next write runs ``hook`` in its worker thread before the new index goes live."""
+
+    hook = None
+
+    def add(self, documents, *, corpus="default", progress=None):
+        def gated(stage, done, total):
+            if stage == "indexing" and self.hook is not None:
+                hook, self.hook = self.hook, None
+                hook()
+            if progress:
+                progress(stage, done, total)
+
+        return super().add(documents, corpus=corpus, progress=gated)
+
 @pytest.fixture
 def bot_settings(tmp_path: Path) -> Settings:
     # No feed poller loop: its timer would move SimCord's virtual clock (tests/test_bot_feeds.py turns it on).

@@ -12,6 +12,7 @@ from bot.settings import Settings
 from index.embed import HashingEncoder
 from index.engine import Engine, EngineSettings
 from tests.botfixtures import (  # noqa: F401
+    GatedEngine,
     ANSWERABLE,
     SEEDS,
     ZORB,
@@ -25,22 +26,6 @@ from tests.botfixtures import (  # noqa: F401
 
 ADMIN_COMMANDS = {"reindex": {}, "add-article": {"url": "https://example.com/a"},
                   "remove-article": {"document": "nato-defense-ministers"}, "gaps": {}, "status": {}}
-
-
-class GatedEngine(Engine):
-    """An engine whose next write runs ``hook`` in its worker thread before the new index goes live."""
-
-    hook = None
-
-    def add(self, documents, *, corpus="default", progress=None):
-        def gated(stage, done, total):
-            if stage == "indexing" and self.hook is not None:
-                hook, self.hook = self.hook, None
-                hook()
-            if progress:
-                progress(stage, done, total)
-
-        return super().add(documents, corpus=corpus, progress=gated)
 
 
 @pytest.fixture

@@ -18,26 +18,10 @@ from bot.poller import TICK
 from index.embed import HashingEncoder
 from index.engine import Engine, EngineSettings
 from bot.settings import Settings
-from tests.botfixtures import SEEDS, World, simcord_bot, world  # noqa: F401
+from tests.botfixtures import SEEDS, GatedEngine, World, simcord_bot, world  # noqa: F401
 from tests.feedserver import FeedServer, rfc822
 
 FEED_COMMANDS = {"feed-add": {"url": "https://example.com/feed.xml"}, "feed-remove": {"feed": "1"}, "feeds": {}}
-
-
-class GatedEngine(Engine):
-    """An engine whose next add runs ``hook`` in its worker thread before the new index goes live."""
-
-    hook = None
-
-    def add(self, documents, *, corpus="default", progress=None):
-        def gated(stage, done, total):
-            if stage == "indexing" and self.hook is not None:
-                hook, self.hook = self.hook, None
-                hook()
-            if progress:
-                progress(stage, done, total)
-
-        return super().add(documents, corpus=corpus, progress=gated)
 
 
 @pytest.fixture
