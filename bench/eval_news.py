@@ -146,16 +146,14 @@ def main(argv: list[str] | None = None) -> int:
         # Each question ranked by the fold model that never saw its page (bench/tune_ranker.py --save-folds).
         folds = json.loads((args.cv / "folds.json").read_text())
         answers = [None] * (len(questions) + len(oos))
-        base = engine.settings
+        base = engine.settings.retrieval
         for f in sorted(set(folds.values())):
-            retrieval = dataclasses.replace(base.retrieval, ranker="learned", ranker_model=str(args.cv / f"fold-{f}.txt"))
-            engine.settings = dataclasses.replace(base, retrieval=retrieval)
-            engine._indexes.clear()
+            engine.use_retrieval(dataclasses.replace(base, ranker="learned", ranker_model=str(args.cv / f"fold-{f}.txt")))
             mine = [i for i, q in enumerate(questions) if folds[q["page"]] == f]
             mine += [len(questions) + i for i in range(len(oos)) if i % 5 == f]
             for i, a in zip(mine, engine.ask_many([(questions + oos)[i]["question"] for i in mine], corpus="news-dev", k=3)):
                 answers[i] = a
-        engine.settings = base
+        engine.use_retrieval(base)
     else:
         answers = engine.ask_many([q["question"] for q in questions + oos], corpus="news-dev", k=3)
     figures, misses = score(questions, oos, answers, scorer.norm)

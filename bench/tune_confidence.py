@@ -96,18 +96,15 @@ def main(argv: list[str] | None = None) -> int:
         folds = json.loads((args.cv / "folds.json").read_text())
         X_in = np.zeros((len(questions), len(INPUTS)))
         X_out = np.zeros((len(oos), len(INPUTS)))
-        base = engine.settings
+        base = engine.settings.retrieval
         for f in sorted(set(folds.values())):
-            retrieval = dataclasses.replace(base.retrieval, ranker_model=str(args.cv / f"fold-{f}.txt"))
-            engine.settings = dataclasses.replace(base, retrieval=retrieval)
-            engine._indexes.clear()
+            engine.use_retrieval(dataclasses.replace(base, ranker_model=str(args.cv / f"fold-{f}.txt")))
             idx = engine.index("news-dev")
             mine = [i for i, q in enumerate(questions) if folds[q["page"]] == f]
             X_in[mine] = rows(idx, [questions[i]["question"] for i in mine], qv[mine])
             other = [i for i in range(len(oos)) if i % 5 == f]
             X_out[other] = rows(idx, [oos[i]["question"] for i in other], qv[[len(questions) + i for i in other]])
-        engine.settings = base
-        engine._indexes.clear()
+        engine.use_retrieval(base)
     else:
         news_idx = engine.index("news-dev")
         X_in = rows(news_idx, [q["question"] for q in questions], qv[: len(questions)])
@@ -173,9 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     weights = tuple(round(float(c), 3) for c in coef)
     threshold = round(threshold, 4)
-    engine.settings = type(engine.settings)(
-        seeds_dir=None, retrieval=type(engine.settings.retrieval)(confidence_weights=weights, threshold=threshold))
-    engine._indexes.clear()
+    engine.use_retrieval(dataclasses.replace(engine.settings.retrieval, confidence_weights=weights, threshold=threshold))
     seed = seed_check(engine, threshold)
     table = {
         "cross-validated news-dev": {"answered": round(float(cv_ans.mean()), 4), "declined": round(float(cv_dec.mean()), 4),

@@ -183,6 +183,12 @@ class Engine:
                 self._indexes.popitem(last=False)  # its SQLite handle closes when the last reader lets go
             return fresh
 
+    def use_retrieval(self, retrieval: RetrievalSettings) -> None:
+        """Answer with other retrieval settings from now on (loaded corpora are reloaded with them)."""
+        with self._load_lock:
+            self.settings = replace(self.settings, retrieval=retrieval)
+            self._indexes.clear()
+
     def embed_questions(self, questions: Sequence[str]) -> np.ndarray:
         return self.encoder.encode(list(questions))
 

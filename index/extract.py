@@ -76,7 +76,8 @@ def normalize(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
-def _squeeze(text: str) -> str:
+def squeeze(text: str) -> str:
+    """Normalized text without spaces or punctuation: for comparing a line with the title."""
     return re.sub(r"[\W_]+", "", normalize(text))
 
 
@@ -158,18 +159,18 @@ def article_blocks(body, title: str | None) -> list[Block]:
     """The article's blocks from trafilatura's XML body: furniture, repeats and the headline removed."""
     blocks: list[Block] = []
     _walk(body, blocks)
-    title_key = _squeeze(title or "")
+    title_key = squeeze(title or "")
     # The article starts at its headline: what a page puts before the h1 that repeats the title
     # (a sidebar teaser, a trending box) is not the article.
     for i, b in enumerate(blocks):
-        if b.kind == "heading" and title_key and _squeeze(b.text) == title_key:
+        if b.kind == "heading" and title_key and squeeze(b.text) == title_key:
             if any(x.kind != "heading" for x in blocks[:i]) and i < len(blocks) - 1:
                 blocks = blocks[i:]
             break
     kept: list[Block] = []
     seen: set[str] = set()
     for b in blocks:
-        key = _squeeze(b.text)
+        key = squeeze(b.text)
         if not key or key in seen or (title_key and key == title_key) or _is_furniture(b):
             continue
         seen.add(key)
@@ -203,7 +204,7 @@ def strip_site_name(title: str | None, sitename: str | None) -> str | None:
     m = re.match(r"^(.{12,}?)\s+([|–—-])\s+([^|–—-]+)$", title)
     if m:
         head, sep, tail = m.groups()
-        site = _squeeze(sitename or "")
-        if site and (_squeeze(tail) in site or site in _squeeze(tail)) or sep == "|" and len(tail.split()) <= 4:
+        site = squeeze(sitename or "")
+        if site and (squeeze(tail) in site or site in squeeze(tail)) or sep == "|" and len(tail.split()) <= 4:
             return head.strip()
     return title

@@ -9,7 +9,6 @@ import logging
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import scipy.sparse
 
 from .answertypes import TYPES, asked_mask, type_matrix
+from .extract import squeeze
 from .errors import IndexCorruptError, ModelMismatchError
 from . import ranker
 from .lexical import LexicalIndex
@@ -158,14 +158,10 @@ def _asked_trait(question: str) -> int | None:
     return None
 
 
-def _squeeze(text: str) -> str:
-    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
-
-
 def heading_flags(title: str, text: str, sentences: Sequence, paragraphs: Sequence[tuple[int, int]]) -> list[bool]:
     """Which sentences of a document are never answers: Markdown headings ("## ..."), the headline
     repeated in the text, and question subheadings (a paragraph that is one short question)."""
-    title_key = _squeeze(title or "")
+    title_key = squeeze(title or "")
     flags = []
     for s in sentences:
         a, b = paragraphs[s.paragraph - 1] if 0 < s.paragraph <= len(paragraphs) else (s.start, s.end)
@@ -173,7 +169,7 @@ def heading_flags(title: str, text: str, sentences: Sequence, paragraphs: Sequen
         text_s = s.text.strip()
         flags.append(
             text_s.startswith("#")
-            or (bool(title_key) and _squeeze(text_s) == title_key)
+            or (bool(title_key) and squeeze(text_s) == title_key)
             or (whole and text_s.endswith("?") and len(text_s) < 160)
         )
     return flags
