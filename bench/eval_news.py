@@ -79,7 +79,7 @@ def extraction_check(folder: Path, norm) -> dict:
 
 
 def score(questions: list[dict], oos: list[dict], answers, norm) -> tuple[dict, list[str]]:
-    h1 = h3 = answered = 0
+    h1 = h3 = answered = close = wrong_shown = 0
     misses = []
     for q, a in zip(questions, answers):
         wants = [norm(w) for w in [q["answer_substring"], *q.get("alt_substrings", [])]]
@@ -88,6 +88,9 @@ def score(questions: list[dict], oos: list[dict], answers, norm) -> tuple[dict, 
         h1 += bool(ok and ok[0])
         h3 += any(ok)
         answered += bool(a.answered)
+        close += bool(a.answered and a.close_call)
+        # What a reader is misled by: an answer whose first passage is presented as the answer and is wrong.
+        wrong_shown += bool(a.answered and not a.close_call and not (ok and ok[0]))
         if not (ok and ok[0] and a.answered):
             rank = ok.index(True) + 1 if any(ok) else None
             misses.append(
@@ -105,7 +108,7 @@ def score(questions: list[dict], oos: list[dict], answers, norm) -> tuple[dict, 
                           f"(conf {a.confidence:.3f}) with {top!r}")
     n = len(questions)
     return {"hit1": h1 / n, "hit3": h3 / n, "answered": answered / n, "declined": declined / max(len(oos), 1),
-            "in_scope": n, "out_of_scope": len(oos)}, misses
+            "close_call": close / n, "wrong_first": wrong_shown / n, "in_scope": n, "out_of_scope": len(oos)}, misses
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'set':10} {'hit@1':>6} {'hit@3':>6} {'answered':>9} {'declined':>9} {'body recall':>12} {'boilerplate':>12}")
     print(f"{'news-dev':10} {figures['hit1']:6.3f} {figures['hit3']:6.3f} {figures['answered']:9.3f} "
           f"{figures['declined']:9.3f} {extraction['body_recall']:12.3f} {extraction['boilerplate']:12.3f}")
+    print(f"close calls (answered, the reply says it is unsure which passage answers): {figures['close_call']:.3f}; "
+          f"a wrong first passage presented as the answer: {figures['wrong_first']:.3f} (of in-scope questions)")
     result = {"data": str(folder), "ranker": "cross-validated folds" if args.cv else engine.settings.retrieval.ranker,
               "retrieval": figures, "extraction": extraction, "latency": latency,
               "threshold": engine.settings.retrieval.threshold, "misses": misses}

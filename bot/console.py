@@ -8,6 +8,7 @@ import textwrap
 from index.models import Answer, DocumentInfo, Figure, Hit, IndexStats
 
 NO_ANSWER = "I couldn't find that in the indexed articles."
+CLOSE_CALL = "Not sure which of these passages answers it; read them all:"
 # Control characters (all but newline and tab: ESC starts terminal escape sequences, BEL rings) and
 # bidi embeddings/overrides/isolates (U+202E reverses what follows it on the line).
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -52,13 +53,15 @@ def format_answer(answer: Answer) -> str:
         lines.append(NO_ANSWER)
         if answer.hits:
             lines.append(f"Closest passages (confidence {answer.confidence:.0%}, not an answer):")
+    elif answer.close_call:
+        lines.append(CLOSE_CALL)
     for hit in answer.hits:
         lines.append(f"[{hit.rank}] {_clip(hit.text.strip(), HIT_CHARS)}")
         if hit.context.strip() != hit.text.strip():
             lines.append(_quote(_context(hit)))
         lines.append(f"    — {hit.citation.label}, sentence {hit.sentence} ({hit.citation.link or hit.source})")
     if answer.answered:
-        lines.append(f"confidence {answer.confidence:.0%}")
+        lines.append(f"confidence {answer.confidence:.0%}" + (", close call between passages" if answer.close_call else ""))
     return terminal_safe("\n".join(lines))
 
 

@@ -18,6 +18,7 @@ import discord
 from index.models import Answer, ChangeReport, DocumentInfo, Figure, Hit, IndexStats, Passage
 
 NO_ANSWER = "I couldn't find that in the indexed articles."
+CLOSE_CALL = "Not sure which of these passages answers it; read them all:"
 COLOUR = discord.Colour.blurple()
 ELLIPSIS = "…"
 
@@ -216,6 +217,8 @@ def answer_embed(answer: Answer, *, heading: str | None = None) -> discord.Embed
             used += len(line) + 1
         embed.add_field(name="Sources", value="\n".join(lines)[:SOURCES_BUDGET], inline=False)
     footer = f"Confidence {answer.confidence:.0%}"
+    if answer.answered and answer.close_call:
+        footer += " · close call between passages"
     if not answer.answered:
         footer += " · closest passages, not an answer"
     embed.set_footer(text=footer[:FOOTER_BUDGET])
@@ -223,10 +226,13 @@ def answer_embed(answer: Answer, *, heading: str | None = None) -> discord.Embed
 
 
 def answer_payload(answer: Answer) -> Payload:
-    """The reply to a question: an answer embed, or the plain no-answer message."""
+    """The reply to a question: an answer embed, or the plain no-answer message.
+
+    A close call (the best passage barely ahead of the next) is said first, so that the first passage
+    is not taken for the answer."""
     if not answer.answered:
         return no_answer_payload(answer)
-    return Payload(embeds=(answer_embed(answer),))
+    return Payload(embeds=(answer_embed(answer, heading=CLOSE_CALL if answer.close_call else None),))
 
 
 def no_answer_payload(answer: Answer) -> Payload:

@@ -91,7 +91,7 @@ def answer_from_dict(data: dict) -> Answer:
         h["also"] = tuple(h.get("also", ()))
         hits.append(Hit(**h))
     return Answer(question=data["question"], answered=bool(data["answered"]),
-                  confidence=float(data["confidence"]), hits=tuple(hits))
+                  confidence=float(data["confidence"]), hits=tuple(hits), close_call=bool(data.get("close_call", False)))
 
 
 def _hits(stored: str) -> list[Hit]:

@@ -48,6 +48,7 @@ class Settings:
     fetch_timeout: float = 15.0
     allow_private_urls: bool = False
     approximate_above: int = RetrievalSettings().approximate_above
+    close_call_margin: float = RetrievalSettings().close_call_margin
     cooldown_questions: int = 5
     cooldown_lookups: int = 20  # /figures and /figure, counted apart from questions
     cooldown_seconds: float = 30.0
@@ -58,7 +59,8 @@ class Settings:
     article_max_age_days: float | None = None
 
     def retrieval(self) -> RetrievalSettings:
-        return RetrievalSettings(threshold=self.answer_threshold, approximate_above=self.approximate_above)
+        return RetrievalSettings(threshold=self.answer_threshold, approximate_above=self.approximate_above,
+                                 close_call_margin=self.close_call_margin)
 
     def feed_polling(self) -> PollSettings:
         """The limits of a feed poll: these settings plus the URL fetch limits of /add-article."""
@@ -167,6 +169,7 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
         corpus=env.get("CORPUS", "").strip() or "default",
         answer_top_k=_int(env, "ANSWER_TOP_K", 3, minimum=1) or 3,
         answer_threshold=_float(env, "ANSWER_THRESHOLD", DEFAULT_THRESHOLD, low=0.0, high=1.0),
+        close_call_margin=_float(env, "CLOSE_CALL_MARGIN", RetrievalSettings().close_call_margin, low=0.0, high=10.0),
         max_question_chars=_int(env, "MAX_QUESTION_CHARS", 2000, minimum=10, maximum=SLASH_OPTION_CHARS,
                                 why=" (Discord's limit for a slash command option)") or 2000,
         max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 5_000_000, minimum=1000) or 5_000_000,

@@ -219,7 +219,10 @@ class Engine:
         confidence = idx.confidence(scored[0])
         hits = self._hits(idx, scored, k)
         answered = confidence >= self.settings.retrieval.threshold
-        return Answer(question=question, answered=answered, confidence=confidence, hits=tuple(hits))
+        close_call = (len(hits) > 1 and len(scored) > 1
+                      and scored[0].score - scored[1].score < self.settings.retrieval.close_call_margin)
+        return Answer(question=question, answered=answered, confidence=confidence, hits=tuple(hits),
+                      close_call=close_call)
 
     def _hits(self, idx: CorpusIndex, scored: list[Scored], k: int) -> list[Hit]:
         """Turn scored sentences into hits with context windows; overlapping windows are merged."""

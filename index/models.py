@@ -75,18 +75,25 @@ class Hit:
 
 @dataclass(frozen=True)
 class Answer:
-    """The answer to a question: hits best first; ``answered`` is False when none is relevant enough."""
+    """The answer to a question: hits best first; ``answered`` is False when none is relevant enough.
+
+    ``close_call`` is True when the best passage is barely ahead of the next one (ranker scores within
+    RetrievalSettings.close_call_margin): the answer is probably among the passages, but which one is a
+    guess, and the reply says so instead of presenting the first as the answer.
+    """
 
     question: str
     answered: bool
     confidence: float
     hits: tuple[Hit, ...]
+    close_call: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answered": self.answered,
             "confidence": round(self.confidence, 4),
+            "close_call": self.close_call,
             "hits": [h.to_dict() for h in self.hits],
         }
 

@@ -90,6 +90,11 @@ class RetrievalSettings:
     # Fitted by bench/tune_confidence.py (news-dev's rows ranked by held-out fold models, weighted 20 to
     # one SQuAD question); the threshold answers 96.5% of news-dev's in-scope questions.
     confidence_weights: tuple[float, ...] = (5.035, 4.792, 4.391, 0.736, 3.683, 0.745, -0.321, -7.478)
+    # A close call: the best sentence's ranker score leads the next one's by less than this. Measured with
+    # held-out rankers (bench/eval_news.py --cv), the best sentence is right 0.29 of the time on such
+    # news-dev questions (18% of them) against 0.67 on the others; on SQuAD-A 6% are close calls. At 0.3
+    # the fitted P(right | margin) crosses 0.5. In the learned ranker's units (the linear fusion's differ).
+    close_call_margin: float = 0.3
 
     def weights(self) -> np.ndarray:
         """Weights aligned with the first FUSED columns of ``Candidates.features`` (see FEATURES)."""

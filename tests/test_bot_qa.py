@@ -211,3 +211,15 @@ async def test_engine_failure_is_answered_privately_and_logged(world: World, cap
 )
 def test_reads_as_question(text, expected):
     assert reads_as_question(text) is expected
+
+
+async def test_close_call_is_said_before_the_passages(world: World, bot_engine):
+    import dataclasses
+
+    from bot.format import CLOSE_CALL
+
+    bot_engine.use_retrieval(dataclasses.replace(bot_engine.settings.retrieval, close_call_margin=1e9))
+    msg = (await world.alice.slash(world.channel, "ask", question=ANSWERABLE)).response
+    (embed,) = msg.embeds
+    assert embed.description.startswith(CLOSE_CALL)
+    assert "$485 billion" in embed.description and embed.footer.text.endswith("close call between passages")

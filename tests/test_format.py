@@ -164,3 +164,13 @@ def test_property_every_answer_fits_and_cannot_ping(text, title, question, befor
 def test_payload_kwargs_never_allow_mentions():
     kwargs = fmt.Payload(content="hi").kwargs()
     assert kwargs["allowed_mentions"].to_dict() == discord.AllowedMentions.none().to_dict() == {"parse": []}
+
+
+def test_close_call_says_it_is_unsure_before_the_first_passage():
+    hits = (make_hit(1), make_hit(2, text="Two-thirds spend 2%."))
+    sure = fmt.answer_payload(Answer("How much?", True, 0.81, hits)).embeds[0]
+    unsure = fmt.answer_payload(Answer("How much?", True, 0.81, hits, close_call=True)).embeds[0]
+    assert fmt.CLOSE_CALL not in sure.description and "close call" not in sure.footer.text
+    assert unsure.description.startswith(fmt.CLOSE_CALL + "\n> He spoke.")
+    assert "**Allies invested $485 billion in defense.**" in unsure.description
+    assert unsure.footer.text == "Confidence 81% · close call between passages"
