@@ -35,7 +35,10 @@ class Settings:
     seeds_dir: Path = Path("seeds")
     embed_model: str | None = None
     encoder: str = "auto"
-    index_backend: str = "local"  # "milvus" is reserved for issue 14 (docs/SCALING.md) and refused for now
+    index_backend: str = "local"  # or "milvus" (docs/SCALING.md)
+    milvus_uri: str | None = None  # a milvus-lite file, or http://host:19530; None: INDEX_DIR/milvus.db
+    milvus_token: str | None = field(default=None, repr=False)  # never printed
+    milvus_db: str | None = None
     log_level: str = "INFO"
     log_file: Path | None = None
     log_questions: bool = False
@@ -143,12 +146,10 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise SettingsError(f"LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
     backend = _choice(env, "INDEX_BACKEND", "local", ("local", "milvus"))
-    if backend == "milvus":
-        raise SettingsError(
-            "INDEX_BACKEND=milvus is experimental and does not answer questions yet: only Milvus candidate "
-            "retrieval exists (index/milvus_backend.py, measured by bench/bench_milvus.py; see docs/SCALING.md). "
-            "Use INDEX_BACKEND=local (the default)"
-        )
+    milvus_uri = env.get("MILVUS_URI", "").strip() or None
+    if milvus_uri and "://" in milvus_uri and not milvus_uri.startswith(("http://", "https://", "tcp://", "unix://")):
+        raise SettingsError(f"MILVUS_URI={milvus_uri!r} is neither a file path (milvus-lite) nor an "
+                            "http://host:19530 address of a Milvus server")
     return Settings(
         discord_token=token,
         discord_guild_id=_int(env, "DISCORD_GUILD_ID", None, minimum=1),
@@ -160,6 +161,9 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
         embed_model=env.get("EMBED_MODEL", "").strip() or None,
         encoder=_choice(env, "ENCODER", "auto", ("auto", "onnx", "torch")),
         index_backend=backend,
+        milvus_uri=milvus_uri,
+        milvus_token=env.get("MILVUS_TOKEN", "").strip() or None,
+        milvus_db=env.get("MILVUS_DB", "").strip() or None,
         log_level=level,
         log_file=Path(env.get("LOG_FILE", "").strip()) if env.get("LOG_FILE", "").strip() else None,
         log_questions=_bool(env, "LOG_QUESTIONS", False),

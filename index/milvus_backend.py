@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ class MilvusConfig:
     token: str | None = None
     db_name: str | None = None
     collection: str = COLLECTION
+    prefix: str = "newsqa"  # of the per-generation collections of INDEX_BACKEND=milvus (index/milvus_index.py)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,11 @@ def connect(config: MilvusConfig) -> Any:
         raise MilvusUnavailableError(
             f"the Milvus backend needs pymilvus ({exc}); install it with `pip install 'newsqa[milvus]'`"
         ) from exc
+    if "://" not in config.uri:  # a milvus-lite file: its folder must exist
+        try:
+            Path(config.uri).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MilvusUnavailableError(f"cannot create the folder of MILVUS_URI={config.uri} ({exc.strerror or exc})") from exc
     kwargs: dict[str, Any] = {"uri": config.uri}
     if config.token:
         kwargs["token"] = config.token

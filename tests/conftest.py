@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from index.backend import IndexBackend, LocalBackend
 from index.embed import HashingEncoder
 from index.engine import Engine, EngineSettings
 
@@ -29,10 +30,26 @@ def seeds_dir(tmp_path: Path) -> Path:
     return folder
 
 
+def milvus_backend(tmp_path: Path) -> IndexBackend:
+    """INDEX_BACKEND=milvus on a milvus-lite file in ``tmp_path``; skips the test without the extra."""
+    pytest.importorskip("pymilvus", reason="the optional extra newsqa[milvus] is not installed")
+    pytest.importorskip("milvus_lite", reason="the optional extra newsqa[milvus] is not installed")
+    from index.milvus_backend import MilvusConfig
+    from index.milvus_index import MilvusBackend
+
+    return MilvusBackend(MilvusConfig(uri=str(tmp_path / "milvus.db")))
+
+
 @pytest.fixture
-def fake_engine(tmp_path: Path, seeds_dir: Path) -> Engine:
+def backend() -> IndexBackend:
+    """The index backend of ``fake_engine``: local; test_engine.py runs its tests on milvus too."""
+    return LocalBackend()
+
+
+@pytest.fixture
+def fake_engine(tmp_path: Path, seeds_dir: Path, backend: IndexBackend) -> Engine:
     """An engine with the deterministic hashing encoder and the seed corpus built."""
-    engine = Engine(tmp_path / "index", HashingEncoder(), EngineSettings(seeds_dir=seeds_dir))
+    engine = Engine(tmp_path / "index", HashingEncoder(), EngineSettings(seeds_dir=seeds_dir), backend=backend)
     engine.ensure("default")
     yield engine
     engine.close()
