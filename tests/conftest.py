@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from index.backend import IndexBackend, LocalBackend
+import index.engine as engine_module
 from index.embed import HashingEncoder
 from index.engine import Engine, EngineSettings
 
@@ -40,10 +41,28 @@ def milvus_backend(tmp_path: Path) -> IndexBackend:
     return MilvusBackend(MilvusConfig(uri=str(tmp_path / "milvus.db")))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--index-backend", choices=("local", "milvus"), default="local",
+                     help="index backend of every engine a test builds without naming one (milvus: milvus-lite in "
+                          "the test's temp dir), e.g. to run the SimCord bot tests on Milvus")
+
+
+@pytest.fixture(autouse=True)
+def _index_backend_option(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> IndexBackend | None:
+    """With --index-backend milvus, engines built without a backend share one milvus-lite file per test."""
+    if request.config.getoption("--index-backend") != "milvus":
+        yield None
+        return
+    shared = milvus_backend(request.getfixturevalue("tmp_path") / "milvus")
+    monkeypatch.setattr(engine_module, "LocalBackend", lambda: shared)
+    yield shared
+    shared.close()
+
+
 @pytest.fixture
-def backend() -> IndexBackend:
-    """The index backend of ``fake_engine``: local; test_engine.py runs its tests on milvus too."""
-    return LocalBackend()
+def backend(_index_backend_option: IndexBackend | None) -> IndexBackend:
+    """The index backend of ``fake_engine``: local (or --index-backend); test_engine.py runs on both."""
+    return _index_backend_option or LocalBackend()
 
 
 @pytest.fixture
