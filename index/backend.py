@@ -33,6 +33,7 @@ class GenerationData:
     context: np.ndarray  # float32 (sentences, dim): each sentence encoded with its title and previous sentence
     sent_doc: np.ndarray  # each sentence's document
     sent_para: np.ndarray  # each sentence's paragraph
+    paragraph_doc: np.ndarray  # each paragraph's document (a document's paragraphs are consecutive)
     traits: np.ndarray  # search.sentence_traits
     paragraph_vectors: np.ndarray  # float32 (paragraphs, dim)
     document_vectors: np.ndarray  # float32 (documents, dim)

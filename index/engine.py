@@ -660,6 +660,7 @@ class Engine:
             vectors=np.asarray(vectors, dtype=np.float32).reshape(total, dim),
             context=np.asarray(context, dtype=np.float32).reshape(total, dim),
             sent_doc=sent_doc, sent_para=sent_para, traits=sentence_traits(texts, headings),
+            paragraph_doc=np.repeat(np.arange(len(docs), dtype=np.int64), [max(len(d.paragraphs), 1) for d in docs]),
             paragraph_vectors=group_means(vectors, sent_para, n_paras) if total else np.zeros((n_paras, dim), np.float32),
             document_vectors=group_means(vectors, sent_doc, len(docs)) if total else np.zeros((len(docs), dim), np.float32),
             title_vectors=np.asarray(titles, dtype=np.float32).reshape(len(docs), dim),
