@@ -297,27 +297,28 @@ class MilvusCorpusIndex(CorpusIndex):
             raise _unavailable(self, exc) from exc
         return {int(r[key]): r for r in found}
 
-    def _lexical(self, question: str, depth: int) -> tuple[np.ndarray, float, dict[int, dict]]:
+    def _lexical(self, question: str, depth: int) -> tuple[np.ndarray, float]:
         """The BM25 top-``depth`` sentences by Milvus, ordered by their exact scores; the best score."""
         terms = analyzed_text(question)
         if not terms:
-            return np.zeros(0, np.int64), 0.0, {}
+            return np.zeros(0, np.int64), 0.0
         hits = self._search("sentences", terms, "sparse", depth, {"metric_type": "BM25"}, ["terms"])
         sids = np.array([int(h["sid"]) for h in hits], dtype=np.int64)
         scores = self.sentence_terms.scores(question, [h["entity"]["terms"] for h in hits])
         keep = scores > 0
         sids, scores = sids[keep], scores[keep]
         order = np.lexsort((sids, -scores))  # best first; equal scores by id
-        return sids[order], float(scores.max()) if len(scores) else 0.0, {}
+        return sids[order], float(scores.max()) if len(scores) else 0.0
 
     def candidate_rows(self, qv: np.ndarray, question: str, depth: int) -> CandidateRows:
+        """The candidates of a question and what their features need, from 3 searches and 5 gets."""
         n = self.size
         depth = max(1, min(n, depth))
         dense = self._search("sentences", qv.tolist(), "vector", depth,
                              {"metric_type": "IP", "params": {"ef": max(self.settings.hnsw_ef_search, depth)}},
                              ["position"])  # a small field: without one, milvus-lite returns every field
         dense_ids = np.array([int(h["sid"]) for h in dense], dtype=np.int64)
-        lexical, top_bm25, _ = self._lexical(question, depth)
+        lexical, top_bm25 = self._lexical(question, depth)
         ids = np.unique(np.concatenate([dense_ids, lexical]))
         around = np.setdiff1d(np.concatenate([ids - 1, ids + 1]), ids)
         around = around[(around >= 0) & (around < n)]
@@ -398,7 +399,7 @@ class MilvusCorpusIndex(CorpusIndex):
         sids = np.asarray(sids, dtype=np.int64)
         rows = self._rows("sentences", "sid", sids, ["terms", "vector"])
         vectors = np.array([rows[i]["vector"] for i in sids.tolist()], dtype=np.float32).reshape(len(sids), -1)
-        _, best, _ = self._lexical(text, self.settings.candidates)
+        _, best = self._lexical(text, self.settings.candidates)
         scores = self.sentence_terms.scores(text, [rows[i]["terms"] for i in sids.tolist()])
         lex = scores / best if best > 0 else np.zeros(len(sids), dtype=np.float32)
         return vectors @ np.asarray(query_vector, dtype=np.float32), lex
