@@ -1,15 +1,15 @@
-"""Experimental (issue 14): a corpus's dense and BM25 candidates from Milvus instead of FAISS + bm25s.
+"""Connecting to Milvus (``connect``, ``MilvusConfig``), and the shared-collection layout measured by
+bench/bench_milvus.py (``MilvusCandidates``). INDEX_BACKEND=milvus itself is index/milvus_index.py.
 
-One collection holds the sentences of every corpus, the corpus name being its partition key. Each row
-is a sentence: its id within its corpus's generation (``sid``, the id CorpusIndex uses), its vector and
-its text already analyzed by ``index.lexical`` (stemmed, stopwords dropped, joined by spaces), from
-which a Milvus BM25 function derives the sparse vector. Storing the project's own tokens, not the raw
-sentence, gives the same terms on milvus-lite (whose analyzer has no stemmer) and on a Milvus server,
-and the same BM25 ranking as bm25s (same Lucene IDF, same k1 and b): bench/bench_milvus.py measures it.
-
-This module returns only the first stage of ``CorpusIndex.candidates`` (the dense and the BM25 top
-``depth``); the engine's features, ranking, confidence and citations still need the local generation.
-pymilvus (and milvus-lite for a file URI) is the optional extra ``newsqa[milvus]``, imported on first use.
+``MilvusCandidates`` keeps the sentences of every corpus in one collection, the corpus name being its
+partition key: the layout a deployment with thousands of corpora would need (docs/SCALING.md). Each row
+is a sentence: its id within its corpus's generation, its vector and its text already analyzed by
+``index.lexical`` (stemmed, stopwords dropped, joined by spaces), from which a Milvus BM25 function
+derives the sparse vector. Storing the project's own tokens, not the raw sentence, gives the same terms
+on milvus-lite (whose analyzer has no stemmer) and on a Milvus server, and the same BM25 ranking as
+bm25s (same Lucene IDF, same k1 and b). It returns only the first stage (the dense and the BM25 top
+``depth``). pymilvus (and milvus-lite for a file URI) is the optional extra ``newsqa[milvus]``,
+imported on first use.
 """
 
 from __future__ import annotations
