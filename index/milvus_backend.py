@@ -142,8 +142,8 @@ class MilvusCandidates:
         """Store sentences of a corpus (ids first, first+1, ...) with their vectors; returns the rows written.
 
         Not atomic: rows become visible batch by batch, and rows of an earlier write with higher ids
-        stay. Remove the corpus first; atomic switches (a new partition or collection, then an alias)
-        are issue 14's next step.
+        stay. Remove the corpus first. (The backend, index/milvus_index.py, writes each generation into
+        collections of its own and switches with the generation folder instead.)
         """
         vectors = np.asarray(vectors, dtype=np.float32)
         if len(texts) != len(vectors):
