@@ -156,3 +156,16 @@ def test_a_generation_built_on_milvus_is_not_read_as_local(engines) -> None:
     other = Engine(on_milvus.index_dir, HashingEncoder(), on_milvus.settings, backend=LocalBackend())
     with pytest.raises(ModelMismatchError, match="built with INDEX_BACKEND=milvus.*set INDEX_BACKEND=milvus"):
         other.ask("Who is Rutte?")
+
+
+def test_switching_a_corpus_to_milvus_keeps_its_articles(engines, milvus) -> None:
+    """INDEX_BACKEND changed on an existing corpus: a rebuild (or the next add) starts from its sources,
+    so the articles added to it are kept."""
+    _, local = engines
+    local.add([load_text(ARTICLE, title="Skerra lighthouse")])
+    moved = Engine(local.index_dir, HashingEncoder(), local.settings, backend=milvus)
+    with pytest.raises(ModelMismatchError, match="INDEX_BACKEND=local"):
+        moved.ask("How much will the lighthouse automation cost?")
+    moved.build()
+    assert {d.doc_id for d in moved.documents()} == {"nato-defense-ministers", "skerra-lighthouse"}
+    assert "4 million euros" in moved.ask("How much will the lighthouse automation cost?").hits[0].text
