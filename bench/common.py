@@ -518,3 +518,24 @@ QUESTIONS = [
     "What did the Federal Reserve decide about interest rates?",
     "When did the government release its statement on the budget?",
 ]
+
+
+def add_backend_options(parser: Any) -> None:
+    """--backend and --milvus-uri, for benches that can run on either index backend."""
+    parser.add_argument("--backend", choices=("local", "milvus"), default="local",
+                        help="index backend (INDEX_BACKEND): local FAISS + bm25s files, or Milvus")
+    parser.add_argument("--milvus-uri", default=None,
+                        help="with --backend milvus: a milvus-lite file or http://host:19530 (default: "
+                             "milvus.db in the index directory)")
+
+
+def index_backend(name: str, index_dir: Path, milvus_uri: str | None = None) -> Any:
+    """The IndexBackend named by --backend (milvus: milvus-lite in the index directory unless --milvus-uri)."""
+    from index.backend import LocalBackend
+
+    if name == "local":
+        return LocalBackend()
+    from index.milvus_backend import MilvusConfig
+    from index.milvus_index import MilvusBackend
+
+    return MilvusBackend(MilvusConfig(uri=milvus_uri or str(Path(index_dir) / "milvus.db")))

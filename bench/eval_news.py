@@ -1,7 +1,7 @@
 """Answer quality on real news pages: news-dev's 30 saved pages, 120 reader questions and 20 out of scope.
 
     .venv/bin/python bench/eval_news.py ../shared/eval/news-dev [--index-dir DIR] [--misses]
-        [--out bench/results/eval_news.json]
+        [--out bench/results/eval_news.json] [--backend local|milvus] [--milvus-uri URI]
 
 Does what news-dev's README asks, in-process: index the 30 pages from ``pages/`` only (the same loader
 ``newsqa index build --source`` uses), ask the 120 questions then the 20 out-of-scope ones with k = 3,
@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+import common  # noqa: E402
 
 from index.documents import list_sources, load_path  # noqa: E402
 from index.segment import split_sentences  # noqa: E402
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cv", type=Path, default=None,
                         help="folder of cross-validation ranker models (bench/tune_ranker.py --save-folds): score "
                              "each question with the model that never saw its page, instead of the packaged one")
+    common.add_backend_options(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -139,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.index_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="eval-news-")
         args.index_dir = Path(tmp.name)
-    engine = Engine(args.index_dir, SentenceTransformerEncoder(), EngineSettings(seeds_dir=None))
+    engine = Engine(args.index_dir, SentenceTransformerEncoder(), EngineSettings(seeds_dir=None),
+                    backend=common.index_backend(args.backend, args.index_dir, args.milvus_uri))
     t0 = time.perf_counter()
     engine.build("news-dev", source_dir=folder / "pages")
     print(f"indexed in {time.perf_counter() - t0:.1f} s")
@@ -180,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{figures['declined']:9.3f} {extraction['body_recall']:12.3f} {extraction['boilerplate']:12.3f}")
     print(f"close calls (answered, the reply says it is unsure which passage answers): {figures['close_call']:.3f}; "
           f"a wrong first passage presented as the answer: {figures['wrong_first']:.3f} (of in-scope questions)")
-    result = {"data": str(folder), "ranker": "cross-validated folds" if args.cv else engine.settings.retrieval.ranker,
+    result = {"data": str(folder), "backend": args.backend, "ranker": "cross-validated folds" if args.cv else engine.settings.retrieval.ranker,
               "retrieval": figures, "extraction": extraction, "latency": latency,
               "threshold": engine.settings.retrieval.threshold, "misses": misses}
     args.out.parent.mkdir(parents=True, exist_ok=True)

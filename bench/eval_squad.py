@@ -1,7 +1,7 @@
 """Sentence-level answer retrieval on SQuAD, as ../shared/eval/README.md describes it.
 
     .venv/bin/python bench/eval_squad.py ../shared/eval/squad-dev-a.json [--out bench/results/eval_squad.json]
-        [--limit N] [--index-dir DIR] [--encoder onnx|torch]
+        [--limit N] [--index-dir DIR] [--encoder onnx|torch] [--backend local|milvus] [--milvus-uri URI]
 
 One document per article (paragraphs joined by a blank line), all articles in one corpus, every question
 asked against the whole corpus. A returned sentence is a hit when its [start, end) span in its document
@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))
+import common  # noqa: E402
 from index.embed import ModelEncoder  # noqa: E402
 from index.engine import Engine, EngineSettings  # noqa: E402
 from index.models import Document  # noqa: E402
@@ -148,7 +150,14 @@ def rank_all(idx: CorpusIndex, questions: list[Question], vectors: np.ndarray, r
     timings = []
     n = idx.size
     depth = min(n, RRF_DEPTH)
+    local = hasattr(idx, "faiss")  # the baselines read the local FAISS and bm25s files; Milvus: the engine only
     for q, v in zip(questions, vectors):
+        t0 = time.perf_counter()
+        scored = idx.search(v, q.text, TOP)
+        timings.append(time.perf_counter() - t0)
+        out["engine"].append(hits_of(ranked, q, np.array([s.sid for s in scored])))
+        if not local:
+            continue
         bm25 = idx.bm25.scores(q.text)
         bm25_top = np.argsort(-bm25, kind="stable")[:depth]
         bm25_top = bm25_top[bm25[bm25_top] > 0]
@@ -159,13 +168,9 @@ def rank_all(idx: CorpusIndex, questions: list[Question], vectors: np.ndarray, r
             for r, sid in enumerate(ranking):
                 rrf[int(sid)] = rrf.get(int(sid), 0.0) + 1.0 / (RRF_K + r + 1)
         rrf_top = sorted(rrf, key=lambda s: -rrf[s])[:TOP]
-        t0 = time.perf_counter()
-        scored = idx.search(v, q.text, TOP)
-        timings.append(time.perf_counter() - t0)
         out["bm25"].append(hits_of(ranked, q, bm25_top[:TOP]))
         out["dense"].append(hits_of(ranked, q, dense_top[:TOP]))
         out["rrf"].append(hits_of(ranked, q, np.array(rrf_top)))
-        out["engine"].append(hits_of(ranked, q, np.array([s.sid for s in scored])))
     out["timings"] = timings
     return out
 
@@ -232,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the model with ONNX Runtime (the default runtime) or sentence-transformers")
     parser.add_argument("--models-dir", type=Path, default=ROOT / "data" / "index" / "models",
                         help="where the ONNX export is kept (default: the default index directory's)")
+    common.add_backend_options(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -248,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="eval-squad-")
         args.index_dir = Path(tmp.name)
     encoder = ModelEncoder(backend=args.encoder, models_dir=args.models_dir)
-    engine = Engine(args.index_dir, encoder, EngineSettings(seeds_dir=None))
+    engine = Engine(args.index_dir, encoder, EngineSettings(seeds_dir=None),
+                    backend=common.index_backend(args.backend, args.index_dir, args.milvus_uri))
     settings = engine.settings.retrieval
     t0 = time.perf_counter()
     idx, ranked = build_corpus(engine, "squad-all", docs, list(range(len(docs))))
@@ -264,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         "held_out": [i for i, q in enumerate(questions) if q.article in held],
         "all": list(range(len(questions))),
     }
-    table = {m: {p: p1_mrr([res[m][i] for i in ids]) for p, ids in parts.items()} for m in ("bm25", "dense", "rrf", "engine")}
+    table = {m: {p: p1_mrr([res[m][i] for i in ids]) for p, ids in parts.items()}
+             for m in ("bm25", "dense", "rrf", "engine") if res[m]}
     names = {"bm25": "BM25 alone", "dense": "dense alone", "rrf": "BM25+dense RRF k=60 (baseline)",
              "engine": "engine (RetrievalSettings defaults)"}
     print(f"\n{'method':38} {'tune P@1':>8} {'MRR@10':>7} {'held P@1':>8} {'MRR@10':>7} {'all P@1':>8} {'MRR@10':>7}")
@@ -306,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{seed['out_of_scope']} (max confidence {seed['max_out_of_scope_confidence']})")
 
     result = {
-        "data": str(args.squad), "encoder": encoder.loaded, "articles": len(docs), "sentences": idx.size, "questions": len(questions),
+        "data": str(args.squad), "backend": args.backend, "encoder": encoder.loaded, "articles": len(docs), "sentences": idx.size, "questions": len(questions),
         "split": {"tuning_articles": [docs[a].title for a in tune], "held_out_articles": [docs[a].title for a in held]},
         "settings": {k: getattr(settings, k) for k in settings.__dataclass_fields__},
         "retrieval": table, "search_latency": latency, "calibration": calib, "seed": seed,

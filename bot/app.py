@@ -246,12 +246,17 @@ class NewsQABot(commands.Bot):
         intents.guild_messages = True
         intents.dm_messages = True  # questions by direct message (not privileged: DMs carry their content)
         intents.message_content = True  # privileged: questions in ASK_CHANNEL_IDS without a mention
+        # Sharded (ShardedNewsQABot): this process's shards; the others run in other processes.
+        shards = {} if settings.shard_count is None else {
+            "shard_count": settings.shard_count,
+            "shard_ids": list(settings.shard_ids) if settings.shard_ids is not None else None}
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             tree_cls=NewsQATree,
+            **shards,
         )
         self.engine = engine
         self.settings = settings
@@ -495,10 +500,25 @@ class NewsQABot(commands.Bot):
             log.warning("could not post to the audit channel %s: %s", channel_id, describe_error(exc))
 
 
+class ShardedNewsQABot(NewsQABot, commands.AutoShardedBot):
+    """The bot over several Discord shards (SHARD_COUNT), all or SHARD_IDS of them in this process."""
+
+
+def serves(settings: Settings, guild_id: int | None) -> bool:
+    """Whether this process serves a server (Discord's rule: shard = (guild_id >> 22) % shard_count).
+    Corpora of no server (the CLI's) belong to the process that runs shard 0."""
+    if settings.shard_count is None:
+        return True
+    mine = settings.shard_ids if settings.shard_ids is not None else range(settings.shard_count)
+    shard = 0 if guild_id is None else (guild_id >> 22) % settings.shard_count
+    return shard in mine
+
+
 def create_bot(engine: Engine, settings: Settings, *, records_path: Path | None = None) -> NewsQABot:
     """Build the bot without connecting (tests hand it an engine over a temporary index)."""
     records = Records(records_path or Path(engine.index_dir) / "bot.sqlite")
-    return NewsQABot(engine, settings, records)
+    cls = NewsQABot if settings.shard_count is None else ShardedNewsQABot
+    return cls(engine, settings, records)
 
 
 def admin_only() -> Callable[[T], T]:

@@ -96,6 +96,19 @@ def run_check(settings: Settings, index_dir: Path | None = None) -> int:
         return f"{index_dir} is writable"
 
     index_ok = checks.run("INDEX_DIR", writable)
+    backend = None
+
+    def index_backend() -> str:
+        nonlocal backend
+        from .runtime import make_backend
+
+        backend = make_backend(settings, index_dir)
+        if settings.index_backend == "local":
+            return "local (FAISS + bm25s files under INDEX_DIR)"
+        backend.client  # connects: a server that does not answer fails here  # noqa: B018
+        return f"milvus at {backend.config.uri}"
+
+    index_ok = checks.run("INDEX_BACKEND", index_backend) and index_ok
 
     encoder = None
 
@@ -122,7 +135,7 @@ def run_check(settings: Settings, index_dir: Path | None = None) -> int:
 
         from .runtime import engine_settings
 
-        engine = Engine(index_dir, encoder, engine_settings(settings))
+        engine = Engine(index_dir, encoder, engine_settings(settings), backend=backend)
         try:
             corpora = engine.corpora()
             if not corpora:

@@ -19,7 +19,8 @@ from index.errors import NewsQAError
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 LOG_FILE_BYTES = 10_000_000  # rotate LOG_FILE at 10 MB, keeping 5 old files (60 MB at most)
 LOG_FILE_BACKUPS = 5
-NOISY = ("sentence_transformers", "transformers", "httpx", "urllib3", "trafilatura", "bm25s", "filelock")
+NOISY = ("sentence_transformers", "transformers", "httpx", "urllib3", "trafilatura", "bm25s", "filelock", "milvus_lite",
+         "pymilvus")
 
 
 class LogFileError(NewsQAError):

@@ -21,7 +21,7 @@ from index.embed import Encoder, SentenceTransformerEncoder
 from index.feedpoll import PollReport, lower_priority, poll_corpus
 from index.feeds import Feed, FeedStore
 
-from .app import CorpusRebuildingError, NewsQABot
+from .app import CorpusRebuildingError, NewsQABot, serves
 from .feedformat import article_embed, more_text
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,8 @@ class FeedPoller:
         due = await self.bot.run_blocking(self.store.due)
         reports = []
         for corpus, feeds in due.items():
+            if not serves(self.bot.settings, int(corpus) if corpus.isdigit() else None):
+                continue  # another process's shard polls it (one poll, one "New:" post per feed)
             report = await self.poll(corpus, feeds)
             if report is not None:
                 reports.append(report)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TypeVar
 from pathlib import Path
 
+from index.backend import IndexBackend, LocalBackend
 from index.engine import Engine, EngineSettings, Progress
 from index.errors import IndexCorruptError, IndexMissingError, ModelMismatchError
 
@@ -27,6 +28,25 @@ def engine_settings(settings: Settings) -> EngineSettings:
     )
 
 
+def make_backend(settings: Settings, index_dir: Path | None = None) -> IndexBackend:
+    """The index backend INDEX_BACKEND names: the only place that chooses one."""
+    if settings.index_backend == "local":
+        return LocalBackend()
+    import importlib.util
+
+    from index.milvus_backend import MilvusConfig, MilvusUnavailableError
+    from index.milvus_index import MilvusBackend
+
+    uri = settings.milvus_uri or str(Path(index_dir or settings.index_dir) / "milvus.db")
+    lite = "://" not in uri
+    missing = [m for m in ("pymilvus", *(("milvus_lite",) if lite else ())) if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MilvusUnavailableError(
+            f"INDEX_BACKEND=milvus needs {' and '.join(missing)}: install them with "
+            "`pip install 'newsqa[milvus]'`, or set INDEX_BACKEND=local")
+    return MilvusBackend(MilvusConfig(uri=uri, token=settings.milvus_token, db_name=settings.milvus_db))
+
+
 def make_engine(settings: Settings, index_dir: Path | None = None) -> Engine:
     """Open the index directory with the embedding model, which loads when first needed.
 
@@ -38,7 +58,7 @@ def make_engine(settings: Settings, index_dir: Path | None = None) -> Engine:
 
     index_dir = Path(index_dir or settings.index_dir)
     encoder = ModelEncoder(settings.embed_model, backend=settings.encoder, models_dir=index_dir / "models")
-    return Engine(index_dir, encoder, engine_settings(settings))
+    return Engine(index_dir, encoder, engine_settings(settings), backend=make_backend(settings, index_dir))
 
 
 def load_model(engine: Engine) -> None:

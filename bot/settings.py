@@ -35,7 +35,12 @@ class Settings:
     seeds_dir: Path = Path("seeds")
     embed_model: str | None = None
     encoder: str = "auto"
-    index_backend: str = "local"  # "milvus" is reserved for issue 14 (docs/SCALING.md) and refused for now
+    index_backend: str = "local"  # or "milvus" (docs/SCALING.md)
+    milvus_uri: str | None = None  # a milvus-lite file, or http://host:19530; None: INDEX_DIR/milvus.db
+    milvus_token: str | None = field(default=None, repr=False)  # never printed
+    milvus_db: str | None = None
+    shard_count: int | None = None  # Discord shards in all; None: one unsharded connection
+    shard_ids: tuple[int, ...] | None = None  # the shards this process runs; None: all of them
     log_level: str = "INFO"
     log_file: Path | None = None
     log_questions: bool = False
@@ -145,12 +150,21 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise SettingsError(f"LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
     backend = _choice(env, "INDEX_BACKEND", "local", ("local", "milvus"))
-    if backend == "milvus":
-        raise SettingsError(
-            "INDEX_BACKEND=milvus is experimental and does not answer questions yet: only Milvus candidate "
-            "retrieval exists (index/milvus_backend.py, measured by bench/bench_milvus.py; see docs/SCALING.md). "
-            "Use INDEX_BACKEND=local (the default)"
-        )
+    milvus_uri = env.get("MILVUS_URI", "").strip() or None
+    if milvus_uri and "://" in milvus_uri and not milvus_uri.startswith(("http://", "https://", "tcp://", "unix://")):
+        raise SettingsError(f"MILVUS_URI={milvus_uri!r} is neither a file path (milvus-lite) nor an "
+                            "http://host:19530 address of a Milvus server")
+    shard_count = _int(env, "SHARD_COUNT", None, minimum=1)
+    shard_ids = None
+    if env.get("SHARD_IDS", "").strip():
+        if shard_count is None:
+            raise SettingsError("SHARD_IDS is set but SHARD_COUNT is not: set SHARD_COUNT to the number of "
+                                "shards of all processes together")
+        shard_ids = tuple(sorted(_ids(env, "SHARD_IDS")))
+        wrong = [i for i in shard_ids if i >= shard_count]
+        if wrong:
+            raise SettingsError(f"SHARD_IDS has {', '.join(map(str, wrong))}, but with SHARD_COUNT={shard_count} "
+                                f"shard ids go from 0 to {shard_count - 1}")
     return Settings(
         discord_token=token,
         discord_guild_id=_int(env, "DISCORD_GUILD_ID", None, minimum=1),
@@ -162,6 +176,11 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
         embed_model=env.get("EMBED_MODEL", "").strip() or None,
         encoder=_choice(env, "ENCODER", "auto", ("auto", "onnx", "torch")),
         index_backend=backend,
+        milvus_uri=milvus_uri,
+        milvus_token=env.get("MILVUS_TOKEN", "").strip() or None,
+        milvus_db=env.get("MILVUS_DB", "").strip() or None,
+        shard_count=shard_count,
+        shard_ids=shard_ids,
         log_level=level,
         log_file=Path(env.get("LOG_FILE", "").strip()) if env.get("LOG_FILE", "").strip() else None,
         log_questions=_bool(env, "LOG_QUESTIONS", False),

@@ -50,7 +50,8 @@ from .models import (
     Passage,
     Sentence,
 )
-from .search import CorpusIndex, RetrievalSettings, group_means, heading_flags, make_faiss_index, sentence_traits
+from .backend import GenerationData, IndexBackend, LocalBackend
+from .search import CorpusIndex, RetrievalSettings, Scored, group_means, heading_flags, sentence_traits
 from .segment import split_paragraphs, split_sentences
 from .store import FORMAT_VERSION, CorpusDir, atomic_write, check_corpus_name, file_table, write_tables
 
@@ -102,10 +103,12 @@ def clean_question(question: str, limit: int) -> str:
 class Engine:
     """Builds, updates and answers from the corpora of one index directory."""
 
-    def __init__(self, index_dir: Path, encoder: Encoder, settings: EngineSettings | None = None) -> None:
+    def __init__(self, index_dir: Path, encoder: Encoder, settings: EngineSettings | None = None,
+                 backend: IndexBackend | None = None) -> None:
         self.index_dir = Path(index_dir)
         self.encoder = encoder
         self.settings = settings or EngineSettings()
+        self.backend: IndexBackend = backend or LocalBackend()
         if self.index_dir.exists() and not self.index_dir.is_dir():
             raise NewsQAError(f"the index directory {self.index_dir} is a file, not a folder; "
                               "point INDEX_DIR (or --index-dir) to a folder")
@@ -164,7 +167,7 @@ class Engine:
             if loaded is not None and loaded.path.name == token:
                 return loaded
             try:
-                fresh = CorpusIndex.load(
+                fresh = self.backend.load(
                     cdir.current(),
                     model=self.encoder.name,
                     dimension=self.encoder.dimension,
@@ -370,9 +373,8 @@ class Engine:
             qv = self.embed_questions([topic])[0]
             sids = np.array([r[14] for r in rows])
             labels = self.embed_questions([r[8] for r in rows])
-            lexical = idx.bm25.scores(topic)
-            lex = lexical[sids] / lexical.max() if lexical.size and lexical.max() > 0 else 0.0
-            scores = 0.6 * (np.asarray(idx.vectors[sids]) @ qv) + 0.4 * (labels @ qv) + 0.3 * lex
+            dense, lex = idx.relevance(qv, topic, sids)
+            scores = 0.6 * dense + 0.4 * (labels @ qv) + 0.3 * lex
         figures = [
             Figure(
                 doc_id=r[0], text=r[4], value=r[5], unit=r[6], kind=r[7], label=r[8], paragraph=r[9], sentence=r[10],
@@ -585,7 +587,7 @@ class Engine:
         in ``stage`` (state, save, drop; see store.CorpusDir.stage). Should any step before the switch
         fail, the corpus is left exactly as it was, and the error says so."""
         cdir.root.mkdir(parents=True, exist_ok=True)
-        cdir.collect_garbage()
+        cdir.collect_garbage(on_remove=self.backend.discard)
         number, final = cdir.next_generation()
         tmp = final.with_name(final.name + ".tmp")
         try:
@@ -594,14 +596,20 @@ class Engine:
             if cdir.current_token() == final.name:  # pragma: no cover - failed syncing after the switch
                 raise IndexWriteError(f"corpus {cdir.name!r}: generation {number} is live, but writing "
                                       f"failed after the switch ({exc}); check the disk") from exc
-            shutil.rmtree(tmp, ignore_errors=True)
+            self._discard(tmp)
             cdir.unstage(number)
             raise _write_error(exc, cdir.root, f"corpus {cdir.name!r}") from exc
+        except NewsQAError:  # the backend's own errors (Milvus unreachable ...) say what went wrong
+            if cdir.current_token() == final.name:  # pragma: no cover - failed after the switch
+                raise
+            self._discard(tmp)
+            cdir.unstage(number)
+            raise
         _step("live")
         try:
             cdir.apply_pending()
             self.index(cdir.name)  # load the new generation now, so the next question does not pay for it
-            cdir.collect_garbage()
+            cdir.collect_garbage(on_remove=self.backend.discard)
         except (OSError, NewsQAError) as exc:  # the new generation is live: staged changes are applied next time
             log.warning("corpus %s: generation %d is live, but tidying up failed: %s", cdir.name, number, exc)
         return report
@@ -647,26 +655,20 @@ class Engine:
 
         _step("tables")
         write_tables(tmp / "docs.sqlite", docs, figures, added_at)
-        _step("arrays")
-        np.save(tmp / "vectors.npy", vectors)
-        np.save(tmp / "context.npy", np.asarray(context, dtype=np.float32).reshape(total, self.encoder.dimension))
-        np.save(tmp / "sent_doc.npy", sent_doc)
-        np.save(tmp / "sent_para.npy", sent_para)
         headings = [f for d in docs for f in heading_flags(d.title, d.text, d.sentences, d.paragraphs)]
-        np.save(tmp / "sentence_traits.npy", sentence_traits(texts, headings))
         titles, _ = self.cache.embed(self.encoder, [d.title for d in docs])
-        np.save(tmp / "titles.npy", np.asarray(titles, dtype=np.float32).reshape(len(docs), self.encoder.dimension))
-        np.save(tmp / "paragraphs.npy", group_means(vectors, sent_para, n_paras) if total else np.zeros((n_paras, self.encoder.dimension), np.float32))
-        np.save(tmp / "documents.npy", group_means(vectors, sent_doc, len(docs)) if total else np.zeros((len(docs), self.encoder.dimension), np.float32))
-        _step("faiss")
-        settings = self.settings.retrieval
-        index = make_faiss_index(vectors, settings)
-        import faiss  # noqa: PLC0415 - already loaded by search; kept local for clarity
-
-        faiss.write_index(index, str(tmp / "sentences.faiss"))
-        _step("bm25")
-        LexicalIndex.build(texts).save(tmp / "bm25-sentences")
-        LexicalIndex.build(para_texts).save(tmp / "bm25-paragraphs")
+        dim = self.encoder.dimension
+        data = GenerationData(
+            corpus=cdir.name, generation=number, texts=texts, paragraph_texts=para_texts,
+            vectors=np.asarray(vectors, dtype=np.float32).reshape(total, dim),
+            context=np.asarray(context, dtype=np.float32).reshape(total, dim),
+            sent_doc=sent_doc, sent_para=sent_para, traits=sentence_traits(texts, headings),
+            paragraph_doc=np.repeat(np.arange(len(docs), dtype=np.int64), [max(len(d.paragraphs), 1) for d in docs]),
+            paragraph_vectors=group_means(vectors, sent_para, n_paras) if total else np.zeros((n_paras, dim), np.float32),
+            document_vectors=group_means(vectors, sent_doc, len(docs)) if total else np.zeros((len(docs), dim), np.float32),
+            title_vectors=np.asarray(titles, dtype=np.float32).reshape(len(docs), dim),
+        )
+        stored = self.backend.write(tmp, data, self.settings.retrieval)
         seconds = time.perf_counter() - started
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -674,7 +676,8 @@ class Engine:
             "generation": number,
             "model": self.encoder.name,
             "dimension": self.encoder.dimension,
-            "index_type": type(index).__name__,
+            "backend": self.backend.name,
+            **stored,
             "documents": len(docs),
             "sentences": total,
             "figures": sum(len(f) for f in figures),
@@ -692,6 +695,14 @@ class Engine:
             corpus=cdir.name, generation=number, documents=len(docs), sentences=total,
             figures=manifest["figures"], embedded=embedded, seconds=round(time.perf_counter() - started, 3),
         )
+
+    def _discard(self, folder: Path) -> None:
+        """Delete a generation folder that never went live, and what its backend stored for it elsewhere."""
+        try:
+            self.backend.discard(folder)
+        except NewsQAError as exc:  # its collections are dropped by the next write's garbage collection
+            log.warning("could not discard what %s stored: %s", folder.name, exc)
+        shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:
         if self._cache is not None:

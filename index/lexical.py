@@ -127,3 +127,67 @@ class LexicalIndex:
         if not tokens:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+
+
+class TermStats:
+    """Corpus-level BM25 statistics (how many texts hold each term, their average length), to score a
+    few texts exactly as a LexicalIndex over the whole corpus would (same Lucene IDF, k1, b, float32).
+
+    For an index whose texts live elsewhere (Milvus, index/milvus_index.py): its BM25 search picks the
+    candidates, these statistics give them the scores the features need. bm25s cannot score texts it
+    did not index, hence these few lines; tests/test_milvus_index.py checks them against bm25s.
+    """
+
+    def __init__(self, df: dict[str, int], count: int, average: float, *, k1: float = K1, b: float = B) -> None:
+        self.df = df
+        self.count = count
+        self.average = average
+        self.k1 = k1
+        self.b = b
+
+    @classmethod
+    def build(cls, analyzed: Sequence[str], *, k1: float = K1, b: float = B) -> TermStats:
+        """Statistics of texts given as their analyzed terms joined by spaces (``analyzed_texts``)."""
+        df: dict[str, int] = {}
+        total = 0
+        for text in analyzed:
+            tokens = text.split()
+            total += len(tokens)
+            for t in set(tokens):
+                df[t] = df.get(t, 0) + 1
+        return cls(df, len(analyzed), total / len(analyzed) if analyzed else 0.0, k1=k1, b=b)
+
+    def to_json(self) -> dict:
+        return {"count": self.count, "average": self.average, "k1": self.k1, "b": self.b, "df": self.df}
+
+    @classmethod
+    def from_json(cls, data: dict) -> TermStats:
+        return cls({str(k): int(v) for k, v in data["df"].items()}, int(data["count"]), float(data["average"]),
+                   k1=float(data["k1"]), b=float(data["b"]))
+
+    def scores(self, query: str, analyzed: Sequence[str]) -> np.ndarray:
+        """BM25 of each of ``analyzed`` (analyzed texts of this corpus) for ``query``, as bm25s scores it."""
+        out = np.zeros(len(analyzed), dtype=np.float32)
+        tokens = [t for t in _query_tokens(query) if t in self.df]  # repeated words count again, as in bm25s
+        if not tokens or not self.average:
+            return out
+        idf = {t: np.float32(np.log(1 + (self.count - self.df[t] + 0.5) / (self.df[t] + 0.5))) for t in set(tokens)}
+        for i, text in enumerate(analyzed):
+            words = text.split()
+            norm = self.k1 * ((1 - self.b) + self.b * len(words) / self.average)
+            score = np.float32(0.0)
+            for t in tokens:
+                tf = words.count(t)
+                if tf:
+                    score += np.float32(idf[t] * (tf / (norm + tf)))
+            out[i] = score
+        return out
+
+    @staticmethod
+    def coverage(query: str, analyzed: Sequence[str]) -> np.ndarray:
+        """Fraction of the query's terms found in each of ``analyzed`` (as LexicalIndex.coverage)."""
+        tokens = list(dict.fromkeys(_query_tokens(query)))
+        if not tokens:
+            return np.zeros(len(analyzed), dtype=np.float32)
+        found = [sum(t in words for t in tokens) for words in (set(text.split()) for text in analyzed)]
+        return np.asarray(found, dtype=np.float32) / len(tokens)

@@ -1,15 +1,15 @@
-"""Experimental (issue 14): a corpus's dense and BM25 candidates from Milvus instead of FAISS + bm25s.
+"""Connecting to Milvus (``connect``, ``MilvusConfig``), and the shared-collection layout measured by
+bench/bench_milvus.py (``MilvusCandidates``). INDEX_BACKEND=milvus itself is index/milvus_index.py.
 
-One collection holds the sentences of every corpus, the corpus name being its partition key. Each row
-is a sentence: its id within its corpus's generation (``sid``, the id CorpusIndex uses), its vector and
-its text already analyzed by ``index.lexical`` (stemmed, stopwords dropped, joined by spaces), from
-which a Milvus BM25 function derives the sparse vector. Storing the project's own tokens, not the raw
-sentence, gives the same terms on milvus-lite (whose analyzer has no stemmer) and on a Milvus server,
-and the same BM25 ranking as bm25s (same Lucene IDF, same k1 and b): bench/bench_milvus.py measures it.
-
-This module returns only the first stage of ``CorpusIndex.candidates`` (the dense and the BM25 top
-``depth``); the engine's features, ranking, confidence and citations still need the local generation.
-pymilvus (and milvus-lite for a file URI) is the optional extra ``newsqa[milvus]``, imported on first use.
+``MilvusCandidates`` keeps the sentences of every corpus in one collection, the corpus name being its
+partition key: the layout a deployment with thousands of corpora would need (docs/SCALING.md). Each row
+is a sentence: its id within its corpus's generation, its vector and its text already analyzed by
+``index.lexical`` (stemmed, stopwords dropped, joined by spaces), from which a Milvus BM25 function
+derives the sparse vector. Storing the project's own tokens, not the raw sentence, gives the same terms
+on milvus-lite (whose analyzer has no stemmer) and on a Milvus server, and the same BM25 ranking as
+bm25s (same Lucene IDF, same k1 and b). It returns only the first stage (the dense and the BM25 top
+``depth``). pymilvus (and milvus-lite for a file URI) is the optional extra ``newsqa[milvus]``,
+imported on first use.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ class MilvusConfig:
     token: str | None = None
     db_name: str | None = None
     collection: str = COLLECTION
+    prefix: str = "newsqa"  # of the per-generation collections of INDEX_BACKEND=milvus (index/milvus_index.py)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,11 @@ def connect(config: MilvusConfig) -> Any:
         raise MilvusUnavailableError(
             f"the Milvus backend needs pymilvus ({exc}); install it with `pip install 'newsqa[milvus]'`"
         ) from exc
+    if "://" not in config.uri:  # a milvus-lite file: its folder must exist
+        try:
+            Path(config.uri).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MilvusUnavailableError(f"cannot create the folder of MILVUS_URI={config.uri} ({exc.strerror or exc})") from exc
     kwargs: dict[str, Any] = {"uri": config.uri}
     if config.token:
         kwargs["token"] = config.token
@@ -135,8 +142,8 @@ class MilvusCandidates:
         """Store sentences of a corpus (ids first, first+1, ...) with their vectors; returns the rows written.
 
         Not atomic: rows become visible batch by batch, and rows of an earlier write with higher ids
-        stay. Remove the corpus first; atomic switches (a new partition or collection, then an alias)
-        are issue 14's next step.
+        stay. Remove the corpus first. (The backend, index/milvus_index.py, writes each generation into
+        collections of its own and switches with the generation folder instead.)
         """
         vectors = np.asarray(vectors, dtype=np.float32)
         if len(texts) != len(vectors):

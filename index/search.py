@@ -191,6 +191,100 @@ class Candidates:
 
 
 @dataclass(frozen=True)
+class Neighbours:
+    """The sentence just before (or after) each candidate: rows aligned with the candidates."""
+
+    exists: np.ndarray  # bool: the corpus has a sentence there
+    same_paragraph: np.ndarray  # bool: it is in the candidate's paragraph
+    vectors: np.ndarray  # float32 (m, dim), zeros where it does not exist
+    bm25: np.ndarray  # raw BM25 for the question, 0 where it does not exist
+    traits: np.ndarray  # sentence_traits rows, zeros where it does not exist
+
+
+@dataclass(frozen=True)
+class CandidateRows:
+    """What a question's candidate features are computed from, whatever index holds the sentences
+    (FAISS + bm25s files, or Milvus): one row per candidate, ids ascending."""
+
+    ids: np.ndarray  # sentence ids within the generation, ascending
+    dense_rank: np.ndarray
+    bm25_rank: np.ndarray
+    vectors: np.ndarray  # float32 (m, dim)
+    context: np.ndarray  # float32 (m, dim): the sentence encoded with its title and previous sentence
+    traits: np.ndarray  # sentence_traits rows
+    position: np.ndarray  # float32: the sentence's position in its document (0 = first)
+    bm25: np.ndarray  # raw BM25 of the sentence
+    top_bm25: float  # the best BM25 of any sentence of the corpus for this question
+    coverage: np.ndarray  # share of the question's terms in the sentence
+    entity_coverage: np.ndarray  # share of the names in the question found in the sentence
+    neighbours: tuple[Neighbours, Neighbours]  # previous, next
+    paragraph_vectors: np.ndarray  # float32 (m, dim): mean vector of the candidate's paragraph
+    paragraph_bm25: np.ndarray  # raw BM25 of the paragraph
+    top_paragraph: float  # the best BM25 of any paragraph of the corpus
+    paragraph_coverage: np.ndarray
+    document_vectors: np.ndarray  # float32 (m, dim): mean vector of the candidate's document
+    title_vectors: np.ndarray  # float32 (m, dim)
+    document_bm25: np.ndarray  # best BM25 of a paragraph of the candidate's document / top_paragraph
+
+
+def merge_lists(dense_ids: np.ndarray, lexical: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The union of the dense and BM25 lists (ascending) and each id's rank in them (``depth`` when absent)."""
+    ids = np.unique(np.concatenate([dense_ids, lexical]).astype(np.int64))
+    dense_rank = np.full(len(ids), depth, dtype=np.int32)
+    dense_rank[np.searchsorted(ids, dense_ids)] = np.arange(len(dense_ids))
+    bm25_rank = np.full(len(ids), depth, dtype=np.int32)
+    bm25_rank[np.searchsorted(ids, lexical)] = np.arange(len(lexical))
+    return ids, dense_rank, bm25_rank
+
+
+def candidate_features(question: str, qv: np.ndarray, rows: CandidateRows) -> Candidates:
+    """The FEATURES of every candidate of a question (the same code for every index backend)."""
+    m = len(rows.ids)
+    dense = rows.vectors @ qv
+    para_dense = rows.paragraph_vectors @ qv
+    doc_dense = rows.document_vectors @ qv
+    top_bm25, top_para = rows.top_bm25, rows.top_paragraph
+    lex = rows.bm25 / top_bm25 if top_bm25 > 0 else np.zeros(m, dtype=np.float32)
+    lex_para = rows.paragraph_bm25 / top_para if top_para > 0 else np.zeros(m, dtype=np.float32)
+    # Neighbours: the sentences just before and after, when they are in the same paragraph.
+    neighbour_dense = np.zeros(m, dtype=np.float32)
+    neighbour_lex = np.zeros(m, dtype=np.float32)
+    for nb in rows.neighbours:
+        ok = nb.exists & nb.same_paragraph
+        if ok.any():
+            neighbour_dense[ok] = np.maximum(neighbour_dense[ok], nb.vectors[ok] @ qv)
+            if top_bm25 > 0:
+                neighbour_lex[ok] = np.maximum(neighbour_lex[ok], nb.bm25[ok] / top_bm25)
+    trait = _asked_trait(question)
+    traits = rows.traits
+    answer_type = traits[:, trait] if trait is not None else np.zeros(m, dtype=np.float32)
+    asked = asked_mask(question)
+    type_neighbour = np.zeros(m, dtype=np.float32)
+    if asked.any():
+        type_match = (traits[:, TRAIT_BASE:TRAIT_HEADING] @ asked > 0).astype(np.float32)
+        type_missing = 1.0 - type_match
+        for nb in rows.neighbours:
+            # At either end of the corpus the sentence counts as its own neighbour (as it always has:
+            # the ranker was trained so).
+            same = ~nb.exists | nb.same_paragraph
+            other = np.where(nb.exists[:, None], nb.traits, traits)
+            type_neighbour = np.maximum(type_neighbour, same * (other[:, TRAIT_BASE:TRAIT_HEADING] @ asked > 0))
+    else:
+        type_match = type_missing = np.zeros(m, dtype=np.float32)
+    title = rows.title_vectors @ qv
+    features = np.stack(
+        [dense, para_dense, doc_dense, lex, lex_para, neighbour_dense, neighbour_lex,
+         answer_type, traits[:, 3], type_match, type_missing, title, rows.coverage,
+         rows.bm25, rows.paragraph_bm25, traits[:, TRAIT_HEADING],
+         1.0 / (1.0 + rows.dense_rank), 1.0 / (1.0 + rows.bm25_rank), rows.document_bm25, rows.entity_coverage,
+         rows.paragraph_coverage, np.log1p(rows.position), type_neighbour,
+         rows.context @ qv],
+        axis=1,
+    ).astype(np.float32)
+    return Candidates(ids=rows.ids, features=features, dense_rank=rows.dense_rank, bm25_rank=rows.bm25_rank)
+
+
+@dataclass(frozen=True)
 class Scored:
     """A candidate sentence (by global id) with its fused score and the parts it came from."""
 
@@ -235,6 +329,27 @@ def group_means(vectors: np.ndarray, groups: np.ndarray, count: int) -> np.ndarr
     return normalize_rows(np.asarray(membership @ np.asarray(vectors, dtype=np.float32)))
 
 
+def check_manifest(path: Path, *, model: str, dimension: int, backend: str) -> dict:
+    """A generation's manifest, refused unless it was built with this format, model and index backend."""
+    manifest = read_manifest(path)
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelMismatchError(
+            f"index format {manifest.get('format_version')} found, this version reads format {FORMAT_VERSION}"
+        )
+    if manifest.get("model") != model or manifest.get("dimension") != dimension:
+        raise ModelMismatchError(
+            f"index built with model {manifest.get('model')!r} ({manifest.get('dimension')} dims), "
+            f"but the configured model is {model!r} ({dimension} dims)"
+        )
+    built = manifest.get("backend", "local")  # generations written before issue 14 are local
+    if built != backend:
+        raise ModelMismatchError(
+            f"{path.name} was built with INDEX_BACKEND={built}, but this process uses INDEX_BACKEND={backend}; "
+            f"set INDEX_BACKEND={built} or rebuild it with `newsqa index build --corpus {manifest.get('corpus', 'default')}`"
+        )
+    return manifest
+
+
 class CorpusIndex:
     """An immutable, loaded generation. Safe to search from several threads at once."""
 
@@ -256,6 +371,13 @@ class CorpusIndex:
                 raise IndexCorruptError(f"{path.name}: {self.damage}")
         self.db = open_tables(path / "docs.sqlite")
         self.db_lock = threading.Lock()
+        self._open()
+        if background:  # started once loaded, so it does not compete with the load itself
+            threading.Thread(target=self._verify, args=(files, True), name=f"verify {path.name}", daemon=True).start()
+
+    def _open(self) -> None:
+        """Load what answering reads besides docs.sqlite: FAISS, BM25 and the arrays of the generation."""
+        path = self.path
         try:
             self.faiss = faiss.read_index(str(path / "sentences.faiss"))
             self.vectors = np.load(path / "vectors.npy", mmap_mode="r")
@@ -278,9 +400,7 @@ class CorpusIndex:
         starts = np.flatnonzero(np.r_[True, self.sent_doc[1:] != self.sent_doc[:-1]]) if n else np.zeros(0, np.int64)
         self.position = (np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))).astype(np.float32)
         if isinstance(self.faiss, faiss.IndexHNSWFlat):
-            self.faiss.hnsw.efSearch = settings.hnsw_ef_search
-        if background:  # started once loaded, so it does not compete with the load itself
-            threading.Thread(target=self._verify, args=(files, True), name=f"verify {path.name}", daemon=True).start()
+            self.faiss.hnsw.efSearch = self.settings.hnsw_ef_search
 
     def _check_consistent(self) -> None:
         """Every array, index and table must agree on its length: a damaged file is caught at load."""
@@ -309,17 +429,7 @@ class CorpusIndex:
     @classmethod
     def load(cls, path: Path, *, model: str, dimension: int, settings: RetrievalSettings) -> CorpusIndex:
         """Load a generation folder, checking it was built with this model and format."""
-        manifest = read_manifest(path)
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise ModelMismatchError(
-                f"index format {manifest.get('format_version')} found, this version reads format {FORMAT_VERSION}"
-            )
-        if manifest.get("model") != model or manifest.get("dimension") != dimension:
-            raise ModelMismatchError(
-                f"index built with model {manifest.get('model')!r} ({manifest.get('dimension')} dims), "
-                f"but the configured model is {model!r} ({dimension} dims)"
-            )
-        return cls(path, manifest, settings)
+        return cls(path, check_manifest(path, model=model, dimension=dimension, backend="local"), settings)
 
     def _verify(self, files: dict, background: bool = False) -> None:
         if background:
@@ -380,15 +490,18 @@ class CorpusIndex:
         return float(1.0 / (1.0 + np.exp(-z)))
 
     def candidates(self, query_vector: np.ndarray, question: str, depth: int) -> Candidates:
-        """Dense top-``depth`` ∪ BM25 top-``depth`` sentences with their scoring features.
+        """Dense top-``depth`` ∪ BM25 top-``depth`` sentences with their scoring features."""
+        qv = np.ascontiguousarray(query_vector.reshape(-1), dtype=np.float32)
+        return candidate_features(question, qv, self.candidate_rows(qv, question, depth))
+
+    def candidate_rows(self, qv: np.ndarray, question: str, depth: int) -> CandidateRows:
+        """The candidates of a question and what their features are computed from (FAISS, bm25s, arrays).
 
         Cost is O(candidates) on top of the FAISS search and the two BM25 score arrays.
         """
         n = self.size
-        q = np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32)
-        qv = q[0]
         depth = max(1, min(n, depth))
-        _, dense_ids = self.faiss.search(q, depth)
+        _, dense_ids = self.faiss.search(qv.reshape(1, -1), depth)
         dense_ids = dense_ids[0][dense_ids[0] >= 0].astype(np.int64)
 
         bm25 = self.bm25.scores(question)
@@ -401,67 +514,54 @@ class CorpusIndex:
         if matched.size > depth:
             matched = matched[np.argpartition(-bm25[matched], depth - 1)[:depth]]
         lexical = matched[np.argsort(-bm25[matched], kind="stable")].astype(np.int64)
-        ids = np.unique(np.concatenate([dense_ids, lexical]))
-        dense_rank = np.full(len(ids), depth, dtype=np.int32)
-        dense_rank[np.searchsorted(ids, dense_ids)] = np.arange(len(dense_ids))
-        bm25_rank = np.full(len(ids), depth, dtype=np.int32)
-        bm25_rank[np.searchsorted(ids, lexical)] = np.arange(len(lexical))
+        ids, dense_rank, bm25_rank = merge_lists(dense_ids, lexical, depth)
 
-        vecs = np.asarray(self.vectors[ids], dtype=np.float32)
-        dense = vecs @ qv
         paras = self.sent_para[ids]
-        para_dense = self.paragraph_vectors[paras] @ qv
-        doc_dense = self.document_vectors[self.sent_doc[ids]] @ qv
-        lex = bm25[ids] / top_bm25 if top_bm25 > 0 else np.zeros(len(ids), dtype=np.float32)
-        lex_para = bm25_para[paras] / top_para if top_para > 0 else np.zeros(len(ids), dtype=np.float32)
-        # Neighbours: the sentences just before and after, when they are in the same paragraph.
-        neighbour_dense = np.zeros(len(ids), dtype=np.float32)
-        neighbour_lex = np.zeros(len(ids), dtype=np.float32)
+        docs = self.sent_doc[ids]
+        neighbours = []
         for step in (-1, 1):
             other = ids + step
-            ok = (other >= 0) & (other < n)
-            ok[ok] &= self.sent_para[other[ok]] == paras[ok]
-            if ok.any():
-                nd = np.asarray(self.vectors[other[ok]], dtype=np.float32) @ qv
-                neighbour_dense[ok] = np.maximum(neighbour_dense[ok], nd)
-                if top_bm25 > 0:
-                    neighbour_lex[ok] = np.maximum(neighbour_lex[ok], bm25[other[ok]] / top_bm25)
-        trait = _asked_trait(question)
-        traits = self.traits[ids]
-        answer_type = traits[:, trait] if trait is not None else np.zeros(len(ids), dtype=np.float32)
-        asked = asked_mask(question)
-        if asked.any():
-            type_match = (traits[:, TRAIT_BASE:TRAIT_HEADING] @ asked > 0).astype(np.float32)
-            type_missing = 1.0 - type_match
-        else:
-            type_match = type_missing = np.zeros(len(ids), dtype=np.float32)
-        title = self.title_vectors[self.sent_doc[ids]] @ qv
-        coverage = self.bm25.coverage(question, ids)
+            exists = (other >= 0) & (other < n)
+            same = np.zeros(len(ids), dtype=bool)
+            same[exists] = self.sent_para[other[exists]] == paras[exists]
+            rows = other[exists]
+            vectors = np.zeros((len(ids), qv.shape[0]), dtype=np.float32)
+            vectors[exists] = np.asarray(self.vectors[rows], dtype=np.float32)
+            nb_bm25 = np.zeros(len(ids), dtype=np.float32)
+            nb_bm25[exists] = bm25[rows]
+            traits = np.zeros((len(ids), self.traits.shape[1]), dtype=np.float32)
+            traits[exists] = self.traits[rows]
+            neighbours.append(Neighbours(exists=exists, same_paragraph=same, vectors=vectors, bm25=nb_bm25,
+                                         traits=traits))
         # The document's best paragraph for the question (BM25 / the question's best): is this the story asked about?
         doc_lex = np.zeros(len(self.document_vectors), dtype=np.float32)
         hit_paras = np.flatnonzero(bm25_para)
         if hit_paras.size and top_para > 0:
             np.maximum.at(doc_lex, self.para_doc[hit_paras], bm25_para[hit_paras] / top_para)
         entities = " ".join(_ENTITY.findall(question))
-        entity_coverage = self.bm25.coverage(entities, ids) if entities else np.zeros(len(ids), dtype=np.float32)
-        paragraph_coverage = self.bm25_paragraphs.coverage(question, paras)
-        type_neighbour = np.zeros(len(ids), dtype=np.float32)
-        if asked.any():
-            for step in (-1, 1):
-                other = np.clip(ids + step, 0, n - 1)
-                same = self.sent_para[other] == paras
-                type_neighbour = np.maximum(
-                    type_neighbour, same * (self.traits[other, TRAIT_BASE:TRAIT_HEADING] @ asked > 0))
-        features = np.stack(
-            [dense, para_dense, doc_dense, lex, lex_para, neighbour_dense, neighbour_lex,
-             answer_type, traits[:, 3], type_match, type_missing, title, coverage,
-             bm25[ids], bm25_para[paras], traits[:, TRAIT_HEADING],
-             1.0 / (1.0 + dense_rank), 1.0 / (1.0 + bm25_rank), doc_lex[self.sent_doc[ids]], entity_coverage,
-             paragraph_coverage, np.log1p(self.position[ids]), type_neighbour,
-             np.asarray(self.context_vectors[ids], dtype=np.float32) @ qv],
-            axis=1,
-        ).astype(np.float32)
-        return Candidates(ids=ids, features=features, dense_rank=dense_rank, bm25_rank=bm25_rank)
+        return CandidateRows(
+            ids=ids, dense_rank=dense_rank, bm25_rank=bm25_rank,
+            vectors=np.asarray(self.vectors[ids], dtype=np.float32),
+            context=np.asarray(self.context_vectors[ids], dtype=np.float32),
+            traits=self.traits[ids], position=self.position[ids],
+            bm25=bm25[ids], top_bm25=top_bm25,
+            coverage=self.bm25.coverage(question, ids),
+            entity_coverage=self.bm25.coverage(entities, ids) if entities else np.zeros(len(ids), dtype=np.float32),
+            neighbours=tuple(neighbours),
+            paragraph_vectors=self.paragraph_vectors[paras], paragraph_bm25=bm25_para[paras], top_paragraph=top_para,
+            paragraph_coverage=self.bm25_paragraphs.coverage(question, paras),
+            document_vectors=self.document_vectors[docs], title_vectors=self.title_vectors[docs],
+            document_bm25=doc_lex[docs],
+        )
+
+    def relevance(self, query_vector: np.ndarray, text: str, sids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of the sentences ``sids``: cosine with ``query_vector``, and BM25 for ``text`` divided by the
+        best BM25 of any sentence of the corpus (0 when no word matches)."""
+        sids = np.asarray(sids, dtype=np.int64)
+        lexical = self.bm25.scores(text)
+        best = float(lexical.max()) if lexical.size else 0.0
+        lex = lexical[sids] / best if best > 0 else np.zeros(len(sids), dtype=np.float32)
+        return np.asarray(self.vectors[sids], dtype=np.float32) @ query_vector, lex
 
     def search(self, query_vector: np.ndarray, question: str, k: int) -> list[Scored]:
         """The ``k`` best sentences for a question, best first."""

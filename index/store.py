@@ -42,7 +42,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -218,8 +218,9 @@ class CorpusDir:
         fsync_dir(self.root)
         atomic_write(self.root / "CURRENT", final.name + "\n")
 
-    def collect_garbage(self, keep: int = 2) -> None:
-        """Remove unfinished generations and all but the newest ``keep`` finished ones (writer lock held)."""
+    def collect_garbage(self, keep: int = 2, on_remove: Callable[[Path], None] | None = None) -> None:
+        """Remove unfinished generations and all but the newest ``keep`` finished ones (writer lock held);
+        ``on_remove(folder)`` is called before each is deleted (to free what it stored elsewhere)."""
         live = self.current_token()
         gens = sorted(p for p in self.root.glob("gen-*") if p.is_dir())
         finished = [p for p in gens if _GEN.match(p.name)]
@@ -227,6 +228,12 @@ class CorpusDir:
             if path.name == live:
                 continue
             if path not in finished or path in finished[:-keep]:
+                if on_remove is not None:
+                    try:
+                        on_remove(path)
+                    except NewsQAError as exc:  # tried again by the next write
+                        log.warning("corpus %s: keeping %s for now: %s", self.name, path.name, exc)
+                        continue
                 shutil.rmtree(path, ignore_errors=True)
 
     @contextlib.contextmanager

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from index.backend import IndexBackend, LocalBackend
+import index.engine as engine_module
 from index.embed import HashingEncoder
 from index.engine import Engine, EngineSettings
 
@@ -29,10 +31,44 @@ def seeds_dir(tmp_path: Path) -> Path:
     return folder
 
 
+def milvus_backend(tmp_path: Path) -> IndexBackend:
+    """INDEX_BACKEND=milvus on a milvus-lite file in ``tmp_path``; skips the test without the extra."""
+    pytest.importorskip("pymilvus", reason="the optional extra newsqa[milvus] is not installed")
+    pytest.importorskip("milvus_lite", reason="the optional extra newsqa[milvus] is not installed")
+    from index.milvus_backend import MilvusConfig
+    from index.milvus_index import MilvusBackend
+
+    return MilvusBackend(MilvusConfig(uri=str(tmp_path / "milvus.db")))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--index-backend", choices=("local", "milvus"), default="local",
+                     help="index backend of every engine a test builds without naming one (milvus: milvus-lite in "
+                          "the test's temp dir), e.g. to run the SimCord bot tests on Milvus")
+
+
+@pytest.fixture(autouse=True)
+def _index_backend_option(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> IndexBackend | None:
+    """With --index-backend milvus, engines built without a backend share one milvus-lite file per test."""
+    if request.config.getoption("--index-backend") != "milvus":
+        yield None
+        return
+    shared = milvus_backend(request.getfixturevalue("tmp_path") / "milvus")
+    monkeypatch.setattr(engine_module, "LocalBackend", lambda: shared)
+    yield shared
+    shared.close()
+
+
 @pytest.fixture
-def fake_engine(tmp_path: Path, seeds_dir: Path) -> Engine:
+def backend(_index_backend_option: IndexBackend | None) -> IndexBackend:
+    """The index backend of ``fake_engine``: local (or --index-backend); test_engine.py runs on both."""
+    return _index_backend_option or LocalBackend()
+
+
+@pytest.fixture
+def fake_engine(tmp_path: Path, seeds_dir: Path, backend: IndexBackend) -> Engine:
     """An engine with the deterministic hashing encoder and the seed corpus built."""
-    engine = Engine(tmp_path / "index", HashingEncoder(), EngineSettings(seeds_dir=seeds_dir))
+    engine = Engine(tmp_path / "index", HashingEncoder(), EngineSettings(seeds_dir=seeds_dir), backend=backend)
     engine.ensure("default")
     yield engine
     engine.close()

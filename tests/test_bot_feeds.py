@@ -222,3 +222,23 @@ async def test_questions_are_answered_from_the_old_index_while_a_poll_indexes(lo
     (thread,) = local.channel.threads
     assert thread.last_message.content.startswith(NO_ANSWER)  # answered from the index without the feed
     assert "council-story-2" in doc_ids(local)
+
+
+async def test_the_poller_leaves_servers_of_other_shards_to_their_process(local: World, server: FeedServer):
+    """With SHARD_IDS, each process polls only the feeds of its own shards' servers: one poll, one post."""
+    news = local.guild.create_text_channel("news")
+    items = herald(server, 1)
+    server.feed("/herald.xml", items)
+    await follow(local, server, "/herald.xml", channel=news)
+    server.feed("/herald.xml", items + [server.article("/news/fresh", "Fresh story", number=11, published=rfc822(0))])
+    own = (local.guild.id >> 22) % 2
+    store = cog(local).store
+    local.configure(shard_count=2, shard_ids=(1 - own,))  # another process runs this server's shard
+    store.make_due(local.corpus)
+    await local.env.advance_time(TICK + 1)
+    await local.env.settle()
+    assert not [m for m in news.history() if m.author.id == local.bot.user.id]
+    local.configure(shard_ids=(own,))
+    await local.env.advance_time(TICK + 1)
+    await local.env.settle()
+    assert [m for m in news.history() if m.author.id == local.bot.user.id]

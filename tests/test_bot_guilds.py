@@ -5,6 +5,7 @@ a corrupt index at start-up or on first use is rebuilt while the bot keeps runni
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 
@@ -180,15 +181,21 @@ async def test_first_use_creates_a_servers_corpus_once(world: World):
 
 
 def corrupt(engine: Engine, corpus: str, how: str) -> None:
+    """Damage the live generation (on Milvus, `pytest --index-backend milvus`: its sentences collection
+    dropped, its terms.json truncated)."""
     live = engine.corpus(corpus).current()
-    if how == "garbage faiss":
+    milvus = (live / "milvus.json").exists()
+    if how == "garbage faiss" and milvus:
+        engine.backend.client.drop_collection(json.loads((live / "milvus.json").read_text())["collections"]["sentences"])
+    elif how == "garbage faiss":
         (live / "sentences.faiss").write_bytes(b"garbage")
     elif how == "truncated sqlite":
         data = (live / "docs.sqlite").read_bytes()
         (live / "docs.sqlite").write_bytes(data[: len(data) // 3])
     elif how == "truncated vectors":
-        data = (live / "vectors.npy").read_bytes()
-        (live / "vectors.npy").write_bytes(data[:100])
+        name = "terms.json" if milvus else "vectors.npy"
+        data = (live / name).read_bytes()
+        (live / name).write_bytes(data[:100])
 
 
 @pytest.mark.parametrize("how", ["garbage faiss", "truncated sqlite", "truncated vectors"])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from index.backend import IndexBackend, LocalBackend
 from index.documents import load_text
 from index.embed import HashingEncoder
 import index.engine as engine_module
@@ -23,6 +25,20 @@ from index.errors import (
     NewsQAError,
 )
 
+from .conftest import milvus_backend
+
+
+@pytest.fixture(params=["local", pytest.param("milvus", marks=pytest.mark.milvus)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> IndexBackend:
+    """Every test here runs on both index backends (milvus: milvus-lite in a temp dir, when installed)."""
+    if request.param == "local":
+        yield LocalBackend()
+        return
+    chosen = milvus_backend(tmp_path)
+    yield chosen
+    chosen.close()
+
+
 ARTICLE = (
     "Lighthouse keepers on the island of Skerra voted to automate the beacon.\n"
     "The automation will cost 4 million euros and finish by 2027.\n"
@@ -35,7 +51,8 @@ def test_build_from_seeds(fake_engine: Engine) -> None:
     assert [d.doc_id for d in docs] == ["nato-defense-ministers"]
     stats = fake_engine.stats()
     assert stats.documents == 1 and stats.sentences == docs[0].sentences > 10
-    assert stats.figures >= 5 and stats.index_type == "IndexFlatIP"
+    assert stats.figures >= 5
+    assert stats.index_type == {"local": "IndexFlatIP", "milvus": "Milvus HNSW + BM25"}[fake_engine.backend.name]
 
 
 def test_answer_spans_are_exact(fake_engine: Engine, seeds_dir: Path) -> None:
@@ -101,21 +118,24 @@ def test_same_slug_from_another_source_gets_its_own_id(fake_engine: Engine) -> N
 
 
 def test_model_mismatch_is_a_clear_error(fake_engine: Engine) -> None:
-    other = Engine(fake_engine.index_dir, HashingEncoder(name="another-model"), fake_engine.settings)
+    other = Engine(fake_engine.index_dir, HashingEncoder(name="another-model"), fake_engine.settings, backend=fake_engine.backend)
     with pytest.raises(ModelMismatchError, match="another-model"):
         other.ask("anything?")
 
 
-def test_missing_index_says_how_to_build(tmp_path: Path) -> None:
-    engine = Engine(tmp_path / "empty", HashingEncoder(), EngineSettings())
+def test_missing_index_says_how_to_build(tmp_path: Path, backend: IndexBackend) -> None:
+    engine = Engine(tmp_path / "empty", HashingEncoder(), EngineSettings(), backend=backend)
     with pytest.raises(IndexMissingError, match="newsqa index build"):
         engine.ask("anything?")
 
 
 def test_corrupt_index_is_reported_and_rebuilt(fake_engine: Engine) -> None:
     live = fake_engine.corpus("default").current()
-    (live / "sentences.faiss").write_bytes(b"garbage")
-    fresh = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings)
+    if fake_engine.backend.name == "local":
+        (live / "sentences.faiss").write_bytes(b"garbage")
+    else:  # its sentences collection dropped behind the engine's back
+        fake_engine.backend.client.drop_collection(json.loads((live / "milvus.json").read_text())["collections"]["sentences"])
+    fresh = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings, backend=fake_engine.backend)
     with pytest.raises(IndexCorruptError):
         fresh.ask("Who is the NATO Secretary General?")
     fresh.build()
@@ -172,9 +192,10 @@ def test_invalid_corpus_name(fake_engine: Engine) -> None:
         fake_engine.ask("x?", corpus="../etc")
 
 
-def test_many_corpora_share_the_cache_and_stay_within_the_loaded_limit(tmp_path: Path, seeds_dir: Path) -> None:
+def test_many_corpora_share_the_cache_and_stay_within_the_loaded_limit(tmp_path: Path, seeds_dir: Path,
+                                                                      backend: IndexBackend) -> None:
     encoder = HashingEncoder()
-    engine = Engine(tmp_path / "index", encoder, EngineSettings(seeds_dir=seeds_dir, max_loaded=3))
+    engine = Engine(tmp_path / "index", encoder, EngineSettings(seeds_dir=seeds_dir, max_loaded=3), backend=backend)
     engine.ensure("100")
     first = encoder.encoded
     for name in ("101", "102", "103", "104"):
@@ -192,13 +213,14 @@ def test_add_to_a_new_or_broken_corpus_keeps_its_sources(fake_engine: Engine) ->
     assert {d.doc_id for d in fake_engine.documents("fresh")} == {"nato-defense-ministers", "skerra-lighthouse"}
     live = fake_engine.corpus("fresh").current()
     (live / "docs.sqlite").write_bytes(b"broken")
-    other = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings)
+    other = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings, backend=fake_engine.backend)
     other.add([load_text(ARTICLE.replace("Skerra", "Orla"), title="Orla lighthouse")], corpus="fresh")
     assert {d.doc_id for d in other.documents("fresh")} == {
         "nato-defense-ministers", "skerra-lighthouse", "orla-lighthouse"}
 
 
-def test_concurrent_ensure_builds_once(tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_concurrent_ensure_builds_once(tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                       backend: IndexBackend) -> None:
     """Four engines find no corpus at the same moment; the writer lock must let only one of them build it.
 
     The race is made certain, not probable: all four have seen "no corpus" before any goes on (a
@@ -230,7 +252,8 @@ def test_concurrent_ensure_builds_once(tmp_path: Path, seeds_dir: Path, monkeypa
     monkeypatch.setattr(Engine, "has_corpus", has_corpus)
     monkeypatch.setattr(CorpusDir, "writer_lock", writer_lock)
     monkeypatch.setattr(engine_module, "write_step_hook", hold_first_write)
-    engines = [Engine(tmp_path / "index", HashingEncoder(), EngineSettings(seeds_dir=seeds_dir)) for _ in range(n)]
+    engines = [Engine(tmp_path / "index", HashingEncoder(), EngineSettings(seeds_dir=seeds_dir), backend=backend)
+               for _ in range(n)]
     results: list[object] = [None] * n
 
     def ensure(i: int) -> None:
@@ -249,7 +272,9 @@ def test_concurrent_ensure_builds_once(tmp_path: Path, seeds_dir: Path, monkeypa
     assert engines[0].stats("new").generation == 1
 
 
-def test_large_corpora_switch_to_hnsw_automatically(tmp_path: Path, seeds_dir: Path) -> None:
+def test_large_corpora_switch_to_hnsw_automatically(tmp_path: Path, seeds_dir: Path, backend: IndexBackend) -> None:
+    if backend.name != "local":
+        pytest.skip("FAISS index types are the local backend's (Milvus uses HNSW at every size)")
     settings = EngineSettings(seeds_dir=seeds_dir, retrieval=RetrievalSettings(approximate_above=10))
     engine = Engine(tmp_path / "index", HashingEncoder(), settings)
     engine.ensure("default")
@@ -268,12 +293,16 @@ def test_large_corpora_switch_to_hnsw_automatically(tmp_path: Path, seeds_dir: P
         ("sentence_traits.npy", b"\x93NUMPY garbage"),
         ("docs.sqlite", b"SQLite format 3\x00" + b"\xff" * 200),
         ("manifest.json", b"\xff\xfe"),
+        ("milvus.json", b"{}"),
+        ("terms.json", b"{"),
     ],
 )
 def test_damaged_files_are_reported_as_corrupt(fake_engine: Engine, name: str, damage: bytes) -> None:
     live = fake_engine.corpus("default").current()
+    if not (live / name).exists():
+        pytest.skip(f"the {fake_engine.backend.name} backend writes no {name}")
     (live / name).write_bytes(damage)
-    fresh = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings)
+    fresh = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings, backend=fake_engine.backend)
     with pytest.raises(IndexCorruptError, match="newsqa index build"):
         fresh.ask("Who is the NATO Secretary General?")
     fresh.build()
@@ -285,7 +314,7 @@ def test_garbage_current_state_and_cache_do_not_block_a_rebuild(fake_engine: Eng
     (root / "CURRENT").write_bytes(b"\xff\xfe\x00junk")
     (root / "state.json").write_bytes(b"\xff{not json")
     (fake_engine.index_dir / "embeddings.sqlite").write_bytes(b"not a database at all" * 10)
-    fresh = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings)
+    fresh = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings, backend=fake_engine.backend)
     with pytest.raises(IndexCorruptError, match="newsqa index build"):
         fresh.ask("Who is the NATO Secretary General?")
     fresh.build()
@@ -313,7 +342,7 @@ def test_figures_are_listed_in_ranked_order_and_an_old_extractor_is_not_reused(f
     with sqlite3.connect(live / "docs.sqlite") as db:
         db.execute("UPDATE figures SET label = 'old label'")
     fake_engine.close()
-    fresh = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings)
+    fresh = Engine(fake_engine.index_dir, HashingEncoder(), fake_engine.settings, backend=fake_engine.backend)
     fresh.add([load_text(ARTICLE, title="Skerra lighthouse")])
     assert not [f for f in fresh.figures() if f.label == "old label"]
     assert [f.text for f in fresh.figures(doc_id=seed.doc_id)] == ranked
