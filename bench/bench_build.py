@@ -1,15 +1,18 @@
-"""Build throughput of Engine.build with the real model, side by side with the model's raw encode.
+"""Build throughput of Engine.build with the real model, ONNX Runtime and torch side by side, against each
+encoder's raw encode of the same texts.
 
-    .venv/bin/python bench/bench_build.py [--sentences 3000] [--squad PATH | --text PATH]
+    .venv/bin/python bench/bench_build.py [--sentences 3000] [--squad PATH | --text PATH] [--encoders onnx,torch]
 
-One process, one model. Order: warm-up, then raw encode and Engine.build interleaved (raw, build,
-raw, build, raw with --repeats 2; each build in a fresh index dir, cold cache, documents loaded
-from .txt files so segmentation is included); wall and process CPU time are both recorded, the
-latter being less sensitive to other jobs on this shared machine. Finally (unless
---no-chunk-probe) raw encode of the same sentences in the chunks Engine uses (512 = 64*8 when a
-progress callback is given, see SentenceTransformerEncoder.encode). The raw encodes use exactly the
-sentences the build embedded, in the same order, with the same batch size.
-The ratio is median build rate / median raw encode rate; target >= 0.90.
+One process, both encoders loaded (ONNX Runtime: the export made once in the work dir, as a first run
+does; torch: sentence-transformers), each warmed up. Then, per repeat, one Engine.build per encoder (the
+order alternating between repeats; each build in a fresh index dir, cold embedding cache, documents
+loaded from .txt files so segmentation is included), each followed by that encoder's raw encode of
+exactly the texts the build embedded: every sentence twice since context vectors (the sentence, then
+"title. previous sentence. sentence"), in the same order, with the encoder's default batching. Wall and
+process CPU time are recorded (the latter less sensitive to other jobs on this shared machine).
+Reported: sentences per second of each build, the ONNX / torch ratio (builds use ONNX Runtime unless
+ENCODER=torch), and build rate / raw encode rate for each encoder (target >= 0.90: what the build adds
+to encoding).
 """
 
 from __future__ import annotations
@@ -36,8 +39,7 @@ def main() -> int:
     src.add_argument("--squad", type=Path, help="SQuAD JSON: use its paragraphs (real sentences)")
     src.add_argument("--text", type=Path, help="plain text file: blank-line paragraphs, ~4 kB per article")
     ap.add_argument("--repeats", type=int, default=2, help="builds, interleaved with raw encodes (default 2)")
-    ap.add_argument("--batch-size", type=int, default=64, help="encode batch size (Engine's default is 64)")
-    ap.add_argument("--no-chunk-probe", action="store_true", help="skip the raw encode in Engine's 512-chunks")
+    ap.add_argument("--encoders", default="onnx,torch", help="encoders to build with, side by side (default onnx,torch)")
     ap.add_argument("--workdir", type=Path, help="where to write sources and the index (default: a temp dir)")
     ap.add_argument("--out", type=Path, help="JSON output (default bench/results/bench_build.json)")
     args = ap.parse_args()
@@ -57,138 +59,119 @@ def main() -> int:
     common.write_articles(src_dir, articles)
     chars = sum(len(t) for _, t in articles)
 
-    from index.embed import SentenceTransformerEncoder
+    from index.embed import SentenceTransformerEncoder, resolve_model
     from index.engine import Engine
+    from index.onnx_encoder import OnnxEncoder, ensure_export
 
-    t = time.perf_counter()
-    encoder = SentenceTransformerEncoder()
-    model_load = time.perf_counter() - t
+    names = [e.strip() for e in args.encoders.split(",") if e.strip()]
+    encoders, model_load = {}, {}
+    for name in names:
+        t = time.perf_counter()
+        if name == "onnx":
+            encoders[name] = OnnxEncoder(ensure_export(Path(resolve_model(None)), work / "models", "all-MiniLM-L6-v2"))
+        elif name == "torch":
+            encoders[name] = SentenceTransformerEncoder()
+        else:
+            raise SystemExit(f"unknown encoder {name!r}: onnx or torch")
+        model_load[name] = round(time.perf_counter() - t, 2)
     info = {**info, **{k: v for k, v in common.machine_info().items() if k.startswith(("torch", "threadpool"))}}
-    model = encoder._model  # the raw sentence-transformers model
 
-    def raw_encode(texts: list[str], chunk: int | None = None) -> tuple[float, np.ndarray]:
-        t0 = time.perf_counter()
-        step = chunk or len(texts)
-        parts = [
-            model.encode(texts[i : i + step], batch_size=args.batch_size, normalize_embeddings=True,
-                         convert_to_numpy=True, show_progress_bar=False)
-            for i in range(0, len(texts), step)
-        ]
-        return time.perf_counter() - t0, np.vstack(parts).astype(np.float32)
-
-    rng_texts = [common.synthetic_sentence(__import__("random").Random(i)) + " (warm-up)" for i in range(256)]
-    raw_encode(rng_texts)  # warm-up: first batches allocate and pick kernels
+    warm = [common.synthetic_sentence(__import__("random").Random(i)) + " (warm-up)" for i in range(256)]
+    for enc in encoders.values():
+        enc.encode(warm)  # first batches allocate and pick kernels
 
     timer = common.StageTimer()
     common.patch_write_path(timer)
-    embedded: list[str] = []
-    real_encode = encoder.encode
+    embedded: dict[str, list[str]] = {name: [] for name in names}
+    raw_encode = {name: enc.encode for name, enc in encoders.items()}
+    for name, enc in encoders.items():
+        real = enc.encode
 
-    def capturing_encode(texts, **kw):  # noqa: ANN001, ANN202 - same signature as Encoder.encode
-        embedded.extend(texts)
-        return real_encode(texts, **kw)
+        def capturing(texts, _real=real, _name=name, **kw):  # noqa: ANN001, ANN202 - Encoder.encode's signature
+            embedded[_name].extend(texts)
+            return _real(texts, **kw)
 
-    encoder.encode = capturing_encode
-    timer.patch(encoder, "encode", "model encode")
+        enc.encode = capturing
+        timer.patch(enc, "encode", "model encode")
 
-    # Segmentation needs the texts first: the raw runs use the sentences the build embedded, so
-    # the first raw run segments once more (untimed) to learn them.
-    from index.documents import load_path, list_sources
-
-    texts = [s.text for p in list_sources(src_dir) for s in load_path(p).sentences]
-    timer.reset()
-
-    # Interleaved: raw, build, raw, build, ..., raw; wall and process CPU time for each.
-    raws, builds, raw_cpu, build_cpu, stage_list = [], [], [], [], []
-    load_mid = []
-    c = time.process_time()
-    wall, vec_a = raw_encode(texts)
-    raws.append(wall)
-    raw_cpu.append(time.process_time() - c)
+    runs: dict[str, dict[str, list]] = {name: {"build": [], "build_cpu": [], "raw": [], "raw_cpu": [], "stages": [],
+                                               "load": []} for name in names}
+    reports, vectors = {}, {}
     for r in range(args.repeats):
-        engine = Engine(work / f"index-{r}", encoder)  # fresh index dir: cold cache
-        timer.reset()
-        load_mid.append(common.load_average())
-        c, t = time.process_time(), time.perf_counter()
-        report = engine.build(source_dir=src_dir)
-        builds.append(time.perf_counter() - t)
-        build_cpu.append(time.process_time() - c)
-        stage_list.append(timer.snapshot())
-        if r < args.repeats - 1:
+        for name in (names if r % 2 == 0 else names[::-1]):
+            enc = encoders[name]
+            engine = Engine(work / f"index-{name}-{r}", enc)  # fresh index dir: cold cache
+            embedded[name].clear()
+            timer.reset()
+            runs[name]["load"].append(common.load_average())
+            c, t = time.process_time(), time.perf_counter()
+            reports[name] = engine.build(source_dir=src_dir)
+            runs[name]["build"].append(time.perf_counter() - t)
+            runs[name]["build_cpu"].append(time.process_time() - c)
+            runs[name]["stages"].append(timer.snapshot())
+            texts = list(embedded[name])
+            vectors[name] = np.load(engine.index("default").path / "vectors.npy")
             engine.close()
-        c = time.process_time()
-        wall, _ = raw_encode(texts)
-        raws.append(wall)
-        raw_cpu.append(time.process_time() - c)
+            c, t = time.process_time(), time.perf_counter()
+            raw_encode[name](texts)  # the encoder itself, the same texts in one call
+            runs[name]["raw"].append(time.perf_counter() - t)
+            runs[name]["raw_cpu"].append(time.process_time() - c)
+            runs[name]["texts"] = len(texts)
     timer.restore()
-    encoder.encode = real_encode
-    chunk_s = None
-    if not args.no_chunk_probe:
-        chunk_s, _ = raw_encode(texts, chunk=max(args.batch_size * 8, 256))
-    build_s = statistics.median(builds)
-    stages = {k: statistics.median(st.get(k, 0.0) for st in stage_list) for k in stage_list[0]}
-    n = report.sentences
-    same = embedded == texts * args.repeats
-    built = np.load(engine.index("default").path / "vectors.npy")
-    max_diff = float(np.abs(built - vec_a).max()) if built.shape == vec_a.shape else None
-    engine.close()
 
-    raw_mean = statistics.median(raws)
-    seg = stages.get("segmentation: sentences", 0.0) + stages.get("segmentation: paragraphs", 0.0)
-    rows = [[f"raw model.encode run {i + 1}", w, n / w, f"cpu {cpu:.1f} s; 1 call, all sentences"]
-            for i, (w, cpu) in enumerate(zip(raws, raw_cpu))]
-    if chunk_s:
-        rows.append([f"raw model.encode in {max(args.batch_size * 8, 256)}-chunks", chunk_s, n / chunk_s,
-                     "as SentenceTransformerEncoder.encode with progress"])
-    rows += [
-        *[[f"Engine.build run {i + 1} (cold cache)", w, n / w, f"cpu {cpu:.1f} s; files -> live generation"]
-          for i, (w, cpu) in enumerate(zip(builds, build_cpu))],
-        ["raw model.encode (median)", raw_mean, n / raw_mean, ""],
-        ["Engine.build (median)", build_s, n / build_s, ""],
-        ["Engine.build minus segmentation", build_s - seg, n / (build_s - seg), "as if documents came pre-split"],
-    ]
+    n = next(iter(reports.values())).sentences
+    result: dict[str, dict] = {}
+    rows = []
+    for name in names:
+        run = runs[name]
+        build_s, raw_s = statistics.median(run["build"]), statistics.median(run["raw"])
+        stages = {k: statistics.median(st.get(k, 0.0) for st in run["stages"]) for k in run["stages"][0]}
+        result[name] = {
+            "model_load_seconds": model_load[name],
+            "texts_encoded_per_build": run["texts"],
+            "build_seconds_runs": [round(x, 2) for x in run["build"]],
+            "build_cpu_seconds_runs": [round(x, 2) for x in run["build_cpu"]],
+            "raw_encode_seconds_runs": [round(x, 2) for x in run["raw"]],
+            "build_sentences_per_s": round(n / build_s, 1),
+            "raw_encode_texts_per_s": round(run["texts"] / raw_s, 1),
+            "ratio_build_to_raw_encode": round(raw_s / build_s, 3),
+            "ratio_by_process_cpu_time": round(statistics.median(run["raw_cpu"]) / statistics.median(run["build_cpu"]), 3),
+            "load_average_before_each_build": run["load"],
+            "stages_seconds": {k: round(v, 3) for k, v in stages.items()},
+        }
+        rows += [[f"{name}: Engine.build (median of {len(run['build'])})", build_s, n / build_s,
+                  f"cpu {statistics.median(run['build_cpu']):.1f} s"],
+                 [f"{name}: raw encode of the build's {run['texts']} texts", raw_s, n / raw_s,
+                  f"cpu {statistics.median(run['raw_cpu']):.1f} s; ratio build/raw {raw_s / build_s:.3f}"]]
     common.print_table(rows, ["what", "seconds", "sentences/s", "note"],
-                       title=f"Build throughput: {n} sentences, {report.documents} documents, {chars:,} chars ({source})")
-    ratio = (n / build_s) / (n / raw_mean)
-    ratio_noseg = (n / (build_s - seg)) / (n / raw_mean)
-    cpu_ratio = statistics.median(raw_cpu) / statistics.median(build_cpu)
-    spread = (max(raws) - min(raws)) / raw_mean
-    print(f"build rate / raw encode rate (medians, wall) = {ratio:.3f} (target >= 0.90: "
-          f"{'met' if ratio >= 0.9 else 'NOT met'}); without segmentation {ratio_noseg:.3f}; "
-          f"by process CPU time {cpu_ratio:.3f}; raw runs spread {spread:.1%} of their median\n")
-    common.print_table(common.breakdown_rows(stages, build_s), ["stage of Engine.build", "seconds", "share"],
-                       title="Where Engine.build spends its time (median per stage over build runs)")
-    print(f"segmentation: {seg / chars * 1e6:.2f} µs/char; embedded texts identical to raw run: {same}; "
-          f"max |build vector - raw vector| = {max_diff}")
+                       title=f"Build throughput: {n} sentences, {next(iter(reports.values())).documents} documents, "
+                             f"{chars:,} chars ({source})")
+    summary: dict = {}
+    if {"onnx", "torch"} <= set(names):
+        summary["ratio_onnx_over_torch_build"] = round(result["onnx"]["build_sentences_per_s"]
+                                                       / result["torch"]["build_sentences_per_s"], 2)
+        cos = (vectors["onnx"] * vectors["torch"]).sum(axis=1)
+        summary["cosine_onnx_vs_torch_built_vectors_min"] = round(float(cos.min()), 7)
+        print(f"ONNX Runtime builds {summary['ratio_onnx_over_torch_build']}x as fast as torch; built vectors' "
+              f"cosine min {summary['cosine_onnx_vs_torch_built_vectors_min']}")
+    for name in names:
+        print(f"{name}: build rate / raw encode rate = {result[name]['ratio_build_to_raw_encode']} (target >= 0.90), "
+              f"by process CPU time {result[name]['ratio_by_process_cpu_time']}")
+        common.print_table(common.breakdown_rows(result[name]["stages_seconds"], statistics.median(runs[name]["build"])),
+                           ["stage of Engine.build", "seconds", "share"], title=f"Where Engine.build spends its time ({name})")
 
     payload = {
         "benchmark": "bench_build",
-        "machine": common.finish_info({**info, "load_average_before_each_build": load_mid}),
-        "params": {"sentences_requested": args.sentences, "batch_size": args.batch_size, "source": source},
-        "corpus": {"sentences": n, "documents": report.documents, "chars": chars, "figures": report.figures},
-        "model_load_seconds": round(model_load, 2),
-        "seconds": {"raw_encode_runs": [round(x, 3) for x in raws], "build_runs": [round(x, 3) for x in builds],
-                    "raw_encode_cpu_runs": [round(x, 3) for x in raw_cpu],
-                    "build_cpu_runs": [round(x, 3) for x in build_cpu], "raw_encode_median": round(raw_mean, 3),
-                    "raw_encode_chunked": round(chunk_s, 3) if chunk_s else None, "build": round(build_s, 3),
-                    "build_minus_segmentation": round(build_s - seg, 3)},
-        "rates_sentences_per_s": {"raw_encode_mean": round(n / raw_mean, 1), "build": round(n / build_s, 1),
-                                  "build_minus_segmentation": round(n / (build_s - seg), 1),
-                                  "raw_encode_chunked": round(n / chunk_s, 1) if chunk_s else None},
-        "ratio_build_to_raw": round(ratio, 4),
-        "ratio_build_minus_segmentation_to_raw": round(ratio_noseg, 4),
-        "ratio_by_process_cpu_time": round(cpu_ratio, 4),
-        "raw_runs_spread": round(spread, 4),
+        "machine": common.finish_info(info),
+        "params": {"sentences_requested": args.sentences, "repeats": args.repeats, "source": source, "encoders": names},
+        "corpus": {"sentences": n, "documents": next(iter(reports.values())).documents, "chars": chars},
+        "summary": summary,
+        "encoders": result,
         "target_ratio": 0.90,
-        "target_met": ratio >= 0.90,
-        "stages_seconds": {k: round(v, 4) for k, v in stages.items()},
-        "stage_calls": dict(timer.calls),
-        "segmentation_us_per_char": round(seg / chars * 1e6, 3),
-        "embedded_texts_identical_to_raw": same,
-        "max_abs_vector_difference": max_diff,
         "rss": common.rss_mb(),
-        "notes": "stages are inclusive; 'model encode' is inside 'embedding (cache + encode)', the two "
-                 "segmentation stages are inside 'load documents'. Cold cache: fresh index dir.",
+        "notes": "stages are inclusive; 'model encode' is inside 'embedding (cache + encode)', the two segmentation "
+                 "stages are inside 'load documents'. Cold cache: fresh index dir. Each sentence is encoded twice "
+                 "(sentence and context vector), so the raw encode covers twice the sentences.",
     }
     path = common.write_results("bench_build", payload, args.out)
     print(f"wrote {path}")

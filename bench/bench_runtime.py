@@ -8,7 +8,9 @@ On the seed index (built once in a temp dir, the ONNX export made once beside it
   each a fresh process (`python -m bot ask`, run by a two-line wrapper that reports RSS, peak RSS
   and whether torch was imported after the answer is printed);
 - the bot process: prepare_bot (engine, seeds corpus, discord.py bot with its cogs; no gateway) and
-  one answer, RSS after it, for both encoders;
+  one answer, RSS after it, for both encoders; then the same bot adds one SQuAD article to the seeds
+  corpus (what an admin's /add does: the sentences encoded in batches, in the bot's process) and answers
+  again, RSS after that (each such run on its own copy of the index);
 - in one process with both encoders loaded: warm single-question encode (alternating blocks of 10
   SQuAD questions; torch with 1 thread as the engine uses for questions), the cosine between the two
   encoders' vectors on SQuAD sentences (the real segmenter) and questions, and bulk encode throughput
@@ -22,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -43,11 +46,36 @@ REPORT = ("import json, sys\n"
           "    print('BENCH ' + json.dumps({'rss_mib': int(status['VmRSS'].split()[0]) / 1024,\n"
           "        'anon_mib': int(status['RssAnon'].split()[0]) / 1024, 'file_mib': int(status['RssFile'].split()[0]) / 1024,\n"
           "        'peak_rss_mib': int(status['VmHWM'].split()[0]) / 1024, 'torch_imported': 'torch' in mods,\n"
-          "        'onnxruntime_imported': 'onnxruntime' in mods}), file=sys.stderr)\n")
+          "        'onnxruntime_imported': 'onnxruntime' in mods,\n"
+          "        'heavy_imports': [m for m in ('lightgbm', 'scipy', 'pandas', 'sklearn') if sys.modules.get(m)]}),\n"
+          "        file=sys.stderr)\n")
 CLI = REPORT + "from bot.cli import main\ncode = main(sys.argv[1:])\n_report()\nsys.exit(code)\n"
 BOT = REPORT + ("from bot.main import prepare_bot\nfrom bot.settings import load_settings\n"
                 "engine, bot = prepare_bot(load_settings())\n"
                 "answer = engine.ask(sys.argv[1], corpus='seeds')\nassert answer.hits\n_report()\n")
+# Full garbage collections of the bot's heap before and after bot.runtime.freeze_startup_heap (as `newsqa run`
+# does after start-up), median of 5 each.
+GC = ("import gc, statistics, time\n"
+      "def _full_gc_ms():\n"
+      "    times = []\n"
+      "    for _ in range(5):\n"
+      "        t = time.perf_counter(); gc.collect(); times.append(time.perf_counter() - t)\n"
+      "    return round(statistics.median(times) * 1000, 2)\n"
+      "_gc = {'full_gc_ms': _full_gc_ms()}\n"
+      "try:\n"
+      "    from bot.runtime import freeze_startup_heap\n"
+      "except ImportError:  # a version without it\n"
+      "    pass\n"
+      "else:\n"
+      "    _gc['frozen_objects'] = freeze_startup_heap()\n"
+      "    _gc['full_gc_ms_frozen'] = _full_gc_ms()\n"
+      "print('BENCHGC ' + json.dumps(_gc), file=sys.stderr)\n")
+BOT += GC
+# The bot, then an article added as an admin's /add does (argv[2]: a text file, its first line the title).
+BOT_ADD = BOT + ("from index.documents import load_text\n"
+                 "title, text = open(sys.argv[2], encoding='utf-8').read().split('\\n', 1)\n"
+                 "engine.add([load_text(text, title=title, doc_id='added-article')], corpus='seeds')\n"
+                 "assert engine.ask(sys.argv[1], corpus='seeds').hits\n_report()\n")
 
 
 def child(code: str, args: list[str], env: dict[str, str]) -> tuple[float, dict]:
@@ -57,14 +85,19 @@ def child(code: str, args: list[str], env: dict[str, str]) -> tuple[float, dict]
     wall = time.perf_counter() - t
     if done.returncode != 0:
         raise SystemExit(f"child failed ({done.returncode}): {done.stderr[-2000:]}")
-    line = next(x for x in done.stderr.splitlines() if x.startswith("BENCH "))
-    return wall, json.loads(line[6:])
+    lines = done.stderr.splitlines()
+    report = json.loads([x for x in lines if x.startswith("BENCH ")][-1][6:])  # the last one: after everything
+    for x in lines:
+        if x.startswith("BENCHGC "):
+            report["gc"] = json.loads(x[8:])
+    return wall, report
 
 
-def cold_runs(index_dir: Path, repeats: int) -> dict:
+def cold_runs(index_dir: Path, repeats: int, article: Path) -> dict:
     base = dict(os.environ, HF_HUB_OFFLINE="1", INDEX_DIR=str(index_dir), SEEDS_DIR=str(common.ROOT / "seeds"),
                 DISCORD_TOKEN="", LOG_LEVEL="WARNING", PYTHONPATH=str(common.ROOT))
-    out: dict = {"help": [], "ask": {"onnx": [], "torch": []}, "bot": {"onnx": [], "torch": []}}
+    out: dict = {"help": [], "ask": {"onnx": [], "torch": []}, "bot": {"onnx": [], "torch": []},
+                 "bot_add": {"onnx": [], "torch": []}}
     for _ in range(repeats):
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "bot", "--help"], cwd=common.ROOT, env=base, capture_output=True, check=True)
@@ -75,6 +108,13 @@ def cold_runs(index_dir: Path, repeats: int) -> dict:
     for enc in ("onnx", "torch"):
         _, rep = child(BOT, [QUESTION], dict(base, ENCODER=enc))
         out["bot"][enc].append(rep)
+    for enc in ("onnx", "torch"):
+        copy = index_dir.parent / f"index-add-{enc}"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(index_dir, copy)
+        _, rep = child(BOT_ADD, [QUESTION, str(article)], dict(base, ENCODER=enc, INDEX_DIR=str(copy)))
+        out["bot_add"][enc].append(rep)
+        shutil.rmtree(copy)
     return out
 
 
@@ -188,6 +228,8 @@ def main() -> int:
     ap.add_argument("--sentences", type=int, default=3000, help="SQuAD sentences for cosine and bulk (default 3000)")
     ap.add_argument("--chunk", type=int, default=500, help="bulk chunk alternating between encoders")
     ap.add_argument("--no-int8", action="store_true", help="skip the dynamic int8 quantization check")
+    ap.add_argument("--no-warm", action="store_true",
+                    help="cold runs and RSS only (no warm encode, cosine, bulk or int8 figures)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     info = common.machine_info()
@@ -205,11 +247,15 @@ def main() -> int:
     setup_s = time.perf_counter() - t
     print(f"seed index and ONNX export made in {setup_s:.1f} s ({index_dir})", flush=True)
 
+    title, text = common.squad_articles(args.squad)[0]
+    article = work / "article.txt"
+    article.write_text(f"{title}\n{text}", encoding="utf-8")
+
     load_cold = common.load_average()
-    cold = cold_runs(index_dir, args.repeats)
+    cold = cold_runs(index_dir, args.repeats, article)
     load_warm = common.load_average()
-    warm = warm_and_bulk(args, index_dir / "models")
-    if not args.no_int8:
+    warm = {} if args.no_warm else warm_and_bulk(args, index_dir / "models")
+    if not (args.no_int8 or args.no_warm):
         warm["int8"] = int8_check(args, index_dir / "models")
 
     def med(values: list[float]) -> float:
@@ -225,6 +271,11 @@ def main() -> int:
                                          for k, v in cold["ask"].items()},
         "bot_rss_after_answer_mib": {k: v[0]["rss_mib"] for k, v in cold["bot"].items()},
         "bot_rss_anon_file_mib": {k: [v[0]["anon_mib"], v[0]["file_mib"]] for k, v in cold["bot"].items()},
+        "bot_rss_after_adding_an_article_mib": {k: v[0]["rss_mib"] for k, v in cold["bot_add"].items()},
+        "bot_peak_rss_adding_an_article_mib": {k: v[0]["peak_rss_mib"] for k, v in cold["bot_add"].items()},
+        "added_article": {"title": title, "characters": len(text)},
+        "bot_heavy_imports": {k: v[0].get("heavy_imports") for k, v in cold["bot"].items()},
+        "bot_full_gc_ms": {k: v[0].get("gc") for k, v in cold["bot"].items()},
         "torch_imported_by_onnx_bot": cold["bot"]["onnx"][0]["torch_imported"],
         **warm,
     }
@@ -238,14 +289,20 @@ def main() -> int:
                                          f"{s['bot_rss_after_answer_mib']['onnx']:.0f} MiB (torch: CLI "
                                          f"{s['cli_rss_after_answer_mib_median']['torch']:.0f}, bot "
                                          f"{s['bot_rss_after_answer_mib']['torch']:.0f})",
-        "warm encode >= 2x faster": f"{warm['warm_single_question_encode']['ratio_torch_over_onnx_p50']}x "
-                                    f"(p50 onnx {warm['warm_single_question_encode']['onnx']['p50_ms']} ms, torch "
-                                    f"{warm['warm_single_question_encode']['torch']['p50_ms']} ms)",
-        "cosine >= 0.9999": f"min {min(v['min'] for v in warm['cosine_onnx_vs_torch'].values())}",
-        "int8 (not used)": json.dumps(warm.get("int8")),
-        "bulk": f"onnx {warm['bulk']['sentences_per_s']['onnx']} vs torch {warm['bulk']['sentences_per_s']['torch']} "
-                f"sentences/s ({warm['bulk']['ratio_onnx_over_torch']}x)",
+        "bot RSS after adding an article": f"{s['bot_rss_after_adding_an_article_mib']['onnx']:.0f} MiB (torch "
+                                           f"{s['bot_rss_after_adding_an_article_mib']['torch']:.0f})",
+        "bot full garbage collection": json.dumps(s["bot_full_gc_ms"]),
     }
+    if not args.no_warm:
+        targets |= {
+            "warm encode >= 2x faster": f"{warm['warm_single_question_encode']['ratio_torch_over_onnx_p50']}x "
+                                        f"(p50 onnx {warm['warm_single_question_encode']['onnx']['p50_ms']} ms, torch "
+                                        f"{warm['warm_single_question_encode']['torch']['p50_ms']} ms)",
+            "cosine >= 0.9999": f"min {min(v['min'] for v in warm['cosine_onnx_vs_torch'].values())}",
+            "int8 (not used)": json.dumps(warm.get("int8")),
+            "bulk": f"onnx {warm['bulk']['sentences_per_s']['onnx']} vs torch {warm['bulk']['sentences_per_s']['torch']} "
+                    f"sentences/s ({warm['bulk']['ratio_onnx_over_torch']}x)",
+        }
     for k, v in targets.items():
         print(f"{k}: {v}")
     payload = {"benchmark": "bench_runtime", "machine": common.finish_info(info),

@@ -123,6 +123,9 @@ def run_bot(settings: Settings) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     log.info("%s", startup_line(engine))
+    from .runtime import freeze_startup_heap
+
+    log.debug("%d start-up objects exempted from garbage collection", freeze_startup_heap())
     use_capped_reconnect()
 
     async def runner() -> None:

@@ -39,6 +39,7 @@ from .errors import (
 )
 from .figures import FIGURES_VERSION, extract_figures
 from .lexical import LexicalIndex
+from .memory import release_free_memory
 from .models import (
     Answer,
     ChangeReport,
@@ -598,6 +599,7 @@ class Engine:
                                       f"failed after the switch ({exc}); check the disk") from exc
             self._discard(tmp)
             cdir.unstage(number)
+            release_free_memory()
             raise _write_error(exc, cdir.root, f"corpus {cdir.name!r}") from exc
         except NewsQAError:  # the backend's own errors (Milvus unreachable ...) say what went wrong
             if cdir.current_token() == final.name:  # pragma: no cover - failed after the switch
@@ -612,6 +614,7 @@ class Engine:
             cdir.collect_garbage(on_remove=self.backend.discard)
         except (OSError, NewsQAError) as exc:  # the new generation is live: staged changes are applied next time
             log.warning("corpus %s: generation %d is live, but tidying up failed: %s", cdir.name, number, exc)
+        release_free_memory()  # the write's working memory and the replaced generation's, back to the system
         return report
 
     def _write_new(self, cdir: CorpusDir, docs: list[Document], progress: Progress | None, added_at: dict[str, str],

@@ -223,6 +223,13 @@ class OnnxEncoder:
             # Loaded by path: the weights (external data) are memory-mapped, not copied (RSS +83 MB vs +146 MB
             # for one file, +230 MB when passed as bytes), and only the embedding rows in use are paged in.
             self._session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+            # ONNX Runtime keeps the activations of its largest run in its memory arena for good: after
+            # encoding batches of long sentences (building, or an article added in the bot) the process
+            # stayed at ~545 MiB instead of ~140. Batches give their memory back when they finish
+            # (~200 MiB after the same batches; bench/bench_runtime.py); a lone question keeps the
+            # arena, which then holds one question's activations (it is what answers fast).
+            self._bulk_options = ort.RunOptions()
+            self._bulk_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         except EncoderError:
             raise
         except Exception as exc:  # missing file, bad manifest field, tokenizer or graph ONNX Runtime refuses
@@ -237,7 +244,8 @@ class OnnxEncoder:
         encodings = self._tokenizer.encode_batch(texts)
         feeds = {name: np.array([getattr(e, _INPUT_FIELDS[name]) for e in encodings], dtype=np.int64)
                  for name in self._inputs}
-        out = self._session.run(None, feeds)[0].astype(np.float32, copy=False)
+        options = self._bulk_options if len(texts) > 1 else None
+        out = self._session.run(None, feeds, options)[0].astype(np.float32, copy=False)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-import scipy.sparse
 
 from .answertypes import TYPES, asked_mask, type_matrix
 from .extract import squeeze
@@ -322,6 +321,9 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
 def group_means(vectors: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
     """Normalized mean vector of each group (rows of ``vectors`` labelled 0..count-1 by ``groups``)."""
     # A sparse (count x n) membership matrix times the vectors: ~4x faster than np.add.at (bench_add).
+    # scipy is imported here, when building, so that a process that only answers never loads it.
+    import scipy.sparse
+
     n = len(groups)
     membership = scipy.sparse.csr_matrix(
         (np.ones(n, dtype=np.float32), (np.asarray(groups), np.arange(n))), shape=(count, n)
