@@ -29,11 +29,15 @@ def extra(g, which):
     return np.stack(cols, 1) if cols else np.zeros((len(E), 0), np.float32)
 
 def run(which, news_weight=3.0):
-    G = groups()
-    news, squad = [], []
-    for name, out in (("news", news), ("squad", squad)):
-        for g in G[name]:
-            X = np.concatenate([g["X"], extra(g, which)], 1)
+    G = dict(groups())
+    news, squad, extra_train = [], [], []
+    if "reworded" in which:
+        import pickle
+        G["reworded"] = pickle.loads(open("data/exp-reworded.pkl", "rb").read())
+        which = tuple(w for w in which if w != "reworded")
+    for name, out in (("news", news), ("squad", squad), ("reworded", extra_train)):
+        for g in G.get(name, []):
+            X = np.concatenate([g["X"], extra(g, which)], 1) if which else g["X"]
             keep = X[:, H] == 0
             cols = tr.GBM_FEATURES + list(range(len(FEATURES), X.shape[1]))
             out.append({"set": name, "key": g["key"], "G": X[keep][:, cols], "y": g["y"][keep],
@@ -43,11 +47,12 @@ def run(which, news_weight=3.0):
     folds = [set(pages[i::5]) for i in range(5)]
     rows = []
     for fold in folds:
-        m = tr.fit_gbm(squad + [g for g in news if g["key"] not in fold])
+        m = tr.fit_gbm(squad + extra_train + [g for g in news if g["key"] not in fold])
         rows.append(tr.evaluate_gbm([g for g in news if g["key"] in fold], m))
     h = {k: sum(r[k] * r["n"] for r in rows) / len(news) for k in ("hit1", "hit3")}
     even = [g for g in squad if g["key"] % 2 == 0]; odd = [g for g in squad if g["key"] % 2 == 1]
-    a, b = tr.evaluate_gbm(odd, tr.fit_gbm(even + news)), tr.evaluate_gbm(even, tr.fit_gbm(odd + news))
+    ex_even = [g for g in extra_train if g["key"] % 2 == 0]; ex_odd = [g for g in extra_train if g["key"] % 2 == 1]
+    a, b = tr.evaluate_gbm(odd, tr.fit_gbm(even + ex_even + news)), tr.evaluate_gbm(even, tr.fit_gbm(odd + ex_odd + news))
     sq = (a["hit1"] * a["n"] + b["hit1"] * b["n"]) / len(squad)
     return h["hit1"], h["hit3"], sq
 
