@@ -510,8 +510,9 @@ class CorpusIndex:
         bm25_para = self.bm25_paragraphs.scores(question)
         top_para = float(bm25_para.max()) if bm25_para.size else 0.0
         # Only sentences sharing a word with the question score above 0: select among those, not
-        # among all n (argpartition over 1M scores alone took ~10 ms).
-        matched = np.flatnonzero(bm25)
+        # among all n (argpartition over 1M scores alone took ~10 ms). `!= 0` first: numpy finds the
+        # nonzero entries of a bool array 2-9x faster than of a float one (~2.7 ms at 1M sentences).
+        matched = np.flatnonzero(bm25 != 0)
         top_bm25 = float(bm25[matched].max()) if matched.size else 0.0
         if matched.size > depth:
             matched = matched[np.argpartition(-bm25[matched], depth - 1)[:depth]]
@@ -537,7 +538,7 @@ class CorpusIndex:
                                          traits=traits))
         # The document's best paragraph for the question (BM25 / the question's best): is this the story asked about?
         doc_lex = np.zeros(len(self.document_vectors), dtype=np.float32)
-        hit_paras = np.flatnonzero(bm25_para)
+        hit_paras = np.flatnonzero(bm25_para != 0)
         if hit_paras.size and top_para > 0:
             np.maximum.at(doc_lex, self.para_doc[hit_paras], bm25_para[hit_paras] / top_para)
         entities = " ".join(_ENTITY.findall(question))
