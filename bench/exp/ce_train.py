@@ -53,7 +53,7 @@ for n_, p_ in enc.named_parameters():
     if n_.startswith("embeddings") or any(n_.startswith(f"encoder.layer.{k}.") for k in range(3)):
         p_.requires_grad_(False)
 params = [p_ for p_ in enc.parameters() if p_.requires_grad] + list(head.parameters())
-opt = torch.optim.AdamW(params, lr=3e-5, weight_decay=0.01)
+opt = torch.optim.AdamW(params, lr=5e-5, weight_decay=0.01)
 
 def score(q, docs):
     b = tok([q] * len(docs), docs, truncation="only_second", max_length=64, padding=True, return_tensors="pt")
