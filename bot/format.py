@@ -15,10 +15,9 @@ from urllib.parse import quote
 
 import discord
 
+from bot.console import CLOSE_CALL, NO_ANSWER  # the same words in Discord and in the console chat
 from index.models import Answer, ChangeReport, DocumentInfo, Figure, Hit, IndexStats, Passage
 
-NO_ANSWER = "I couldn't find that in the indexed articles."
-CLOSE_CALL = "Not sure which of these passages answers it; read them all:"
 COLOUR = discord.Colour.blurple()
 ELLIPSIS = "…"
 
