@@ -223,8 +223,8 @@ class Engine:
         confidence = idx.confidence(scored[0])
         hits = self._hits(idx, scored, k)
         answered = confidence >= self.settings.retrieval.threshold
-        close_call = (len(hits) > 1 and len(scored) > 1
-                      and scored[0].score - scored[1].score < self.settings.retrieval.close_call_margin)
+        # hits come from scored, so two hits mean a runner-up exists.
+        close_call = len(hits) > 1 and scored[0].score - scored[1].score < self.settings.retrieval.close_call_margin
         return Answer(question=question, answered=answered, confidence=confidence, hits=tuple(hits),
                       close_call=close_call)
 
