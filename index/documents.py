@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from index.errors import DocumentTooLargeError, UnsupportedDocumentError
-from index.extract import article_blocks, blocks_text, strip_site_name
+from index.extract import article_blocks, blocks_text, strip_site_name, wrap_leading_text
 from index.fetch import fetch_url
 from index.models import Document
 from index.segment import split_paragraphs, split_sentences
@@ -282,7 +282,9 @@ def _extract_html(data: bytes | str, name: str) -> tuple[str, str | None, str | 
     """(article text, title, published date, url) from HTML: trafilatura, then index.extract's cleaning."""
     import trafilatura  # imported lazily: it is slow to import and only HTML needs it
 
-    result = trafilatura.bare_extraction(data, with_metadata=True, include_comments=False)
+    tree = trafilatura.load_html(data)
+    result = None if tree is None else trafilatura.bare_extraction(
+        wrap_leading_text(tree), with_metadata=True, include_comments=False)
     title = strip_site_name(getattr(result, "title", None), getattr(result, "sitename", None)) if result else None
     if not title:
         page = data if isinstance(data, str) else data.decode("utf-8", "replace")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from index.documents import load_path
-from index.extract import Block, article_blocks, normalize, strip_site_name
+from index.extract import Block, article_blocks, normalize, strip_site_name, wrap_leading_text
 from index.search import heading_flags
 from index.segment import split_sentences
 
@@ -66,6 +66,26 @@ def test_question_subheadings_stay_as_context_but_are_never_answers() -> None:
     answerable = _answerable(doc)
     assert not any(s.endswith("?") and "prosecutors say" in s for s in answerable)
     assert any("seven witnesses" in s for s in answerable)
+
+
+def test_lead_before_the_first_line_break_is_kept() -> None:
+    # trafilatura alone drops this page's first paragraph, the text before the first <br> of its <div>.
+    doc = load_path(PAGES / "macrumors-13-inch-macbook-pro-scissor.html")
+    assert doc.text.startswith("Following the 16-inch MacBook Pro, Apple plans to release a new 13-inch MacBook Pro")
+    assert "A preview of the report was shared with paying subscribers." in doc.text
+
+
+def test_wrap_leading_text_moves_the_lead_and_its_inline_elements_into_a_paragraph() -> None:
+    from lxml import html
+
+    div = html.fromstring('<div>Lead text by <em><a href="#">a paper</a></em>. More.<br><br>Second.<img src="x"></div>')
+    wrap_leading_text(div.getroottree())
+    first = div[0]
+    assert first.tag == "p" and first.text_content() == "Lead text by a paper. More."
+    assert [c.tag for c in div] == ["p", "br", "br", "img"] and div.text is None
+    plain = html.fromstring("<div>No line breaks here.</div>")
+    wrap_leading_text(plain.getroottree())
+    assert plain.text == "No line breaks here." and len(plain) == 0
 
 
 def test_title_drops_the_site_name() -> None:
