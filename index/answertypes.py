@@ -93,6 +93,23 @@ _QUESTION = (
 )
 
 
+# "How much ..." asking for an amount of money: a price, a cost, a sum paid, raised, earned or fined.
+_ASKS_MONEY = re.compile(
+    r"\bhow much (?:money|cash|dollars)\b|\bhow much\b(?:\s+[\w'’-]+){0,8}?\s+(?:cost|costs|pay|paid|raise|raised|"
+    r"earn|earned|spend|spent|fine|fined|charge|charged|price|priced|sell|sold|worth|owe|owed|bid|offer|offered|revenue|profit|income|funding|budget|salary)\b"
+    r"|\bwhat (?:price|cost|amount of money|sum)\b|\bin dollars\b|\bhow expensive\b", re.I)
+
+
+def asks_money(question: str) -> bool:
+    """Whether the question asks for an amount of money ("How much did X pay ...", "What price ...")."""
+    return question_types(question) == ("money",) or bool(_ASKS_MONEY.search(question))
+
+
+def holds(kind: str, text: str) -> bool:
+    """Whether ``text`` holds a value of ``kind`` (one of TYPES)."""
+    return _has_person(text) if kind == "person" else bool(_SENTENCE[kind].search(text))
+
+
 def question_types(question: str) -> tuple[str, ...]:
     """The kinds of value (from TYPES) a question asks for; empty when it asks for none in particular."""
     for kinds, pattern in _QUESTION:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.answertypes import TYPES, question_types, sentence_types
+from index.answertypes import TYPES, asks_money, holds, question_types, sentence_types
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,26 @@ def test_question_types(question: str, kinds: tuple[str, ...]) -> None:
 )
 def test_sentence_types(sentence: str, kind: str, holds: bool) -> None:
     assert sentence_types(sentence)[TYPES.index(kind)] is holds
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("How much will the new 13-inch MacBook Pro cost?", True),
+        ("How much money has Deval Patrick's campaign raised?", True),
+        ("How much did GateHouse pay to buy Gannett?", True),
+        ("How much revenue did Home Depot bring in for the quarter?", True),
+        ("What price does Coty need to break to confirm the uptrend?", True),
+        ("How much lighter could a Mars ship be if the crew hibernates?", False),
+        ("How much in drugs is seized at the border each week?", False),  # an amount, but maybe a weight
+        ("How much of the vote did she win?", False),
+        ("How many people did Columbus police arrest?", False),
+    ],
+)
+def test_asks_money(question: str, asks: bool) -> None:
+    assert asks_money(question) is asks
+
+
+def test_holds_money() -> None:
+    assert holds("money", "It will start at $44,000.") and holds("money", "a deal worth 600 million euros")
+    assert not holds("money", "The entry-level model was last updated in July.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import threading
 import time
@@ -347,3 +349,25 @@ def test_figures_are_listed_in_ranked_order_and_an_old_extractor_is_not_reused(f
     assert not [f for f in fresh.figures() if f.label == "old label"]
     assert [f.text for f in fresh.figures(doc_id=seed.doc_id)] == ranked
     fresh.close()
+
+
+def test_a_question_for_money_is_declined_when_the_best_passage_states_no_amount(tmp_path: Path) -> None:
+    from index.documents import load_text
+
+    retrieval = RetrievalSettings(threshold=0.0)  # only the missing amount can decline
+    engine = Engine(tmp_path / "index", HashingEncoder(), EngineSettings(seeds_dir=None, retrieval=retrieval))
+    text = ("The new Widget Pro goes on sale in March with a larger screen.\n\n"
+            "Its maker says the Widget Pro is faster than any phone it has sold.")
+    engine.add([load_text(text, title="Widget Pro launch", doc_id="widget")], corpus="news")
+    question = "How much will the new Widget Pro cost?"
+    answer = engine.ask(question, corpus="news")
+    assert not answer.answered and answer.hits, "the passages stay available, the answer is declined"
+    assert engine.ask("When does the new Widget Pro go on sale?", corpus="news").answered
+
+    engine.use_retrieval(dataclasses.replace(retrieval, decline_missing_money=False))
+    assert engine.ask(question, corpus="news").answered
+    engine.use_retrieval(retrieval)
+    engine.add([load_text("The Widget Pro will cost $999 when it goes on sale.", title="Widget Pro price",
+                          doc_id="price")], corpus="news")
+    answer = engine.ask(question, corpus="news")
+    assert answer.answered and "$999" in answer.hits[0].context
