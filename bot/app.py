@@ -515,8 +515,12 @@ def serves(settings: Settings, guild_id: int | None) -> bool:
 
 
 def create_bot(engine: Engine, settings: Settings, *, records_path: Path | None = None) -> NewsQABot:
-    """Build the bot without connecting (tests hand it an engine over a temporary index)."""
-    records = Records(records_path or Path(engine.index_dir) / "bot.sqlite")
+    """Build the bot without connecting (tests hand it an engine over a temporary index).
+
+    Its records go to ``records_path`` (a SQLite file) when given, else where RECORDS_URL says (bot.stores)."""
+    from .stores import open_records
+
+    records = Records(records_path) if records_path else open_records(settings, engine.index_dir)
     cls = NewsQABot if settings.shard_count is None else ShardedNewsQABot
     return cls(engine, settings, records)
 

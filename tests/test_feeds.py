@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 import index.fetch as fetch
+from bot.settings import Settings
+from bot.stores import open_feed_store
 from index.engine import Engine
 from index.errors import FetchError
 from index.feedpoll import PollSettings, poll_corpus, unsubscribe
@@ -29,8 +31,9 @@ def server() -> Iterator[FeedServer]:
 
 
 @pytest.fixture
-def store(tmp_path) -> Iterator[FeedStore]:
-    s = FeedStore(tmp_path / "feeds.sqlite")
+def store(tmp_path, records_url) -> Iterator[FeedStore]:
+    """The feeds store on both backends: INDEX_DIR/feeds.sqlite, and PostgreSQL (RECORDS_URL)."""
+    s = open_feed_store(Settings(records_url=records_url), tmp_path)
     yield s
     s.close()
 
