@@ -9,7 +9,7 @@ written once, over this interface; which database they get is chosen in one plac
   IMMEDIATE``; PostgreSQL: a transaction-level advisory lock keyed by the store's name, so that
   "check, then insert" stays as safe across processes and hosts as it is in one SQLite file);
 - the SQL is SQLite's (``?`` parameters, ``IS ?`` comparing NULLs); ``PostgresDatabase`` rewrites it
-  (``%s``, ``IS NOT DISTINCT FROM``), and ``schema`` fills the few column types that differ.
+  (``%s``; ``= %s`` or ``IS NULL`` by the value), and ``schema`` fills the few column types that differ.
 
 psycopg is imported only when a PostgreSQL database is opened: the default bot never loads it.
 ``CorpusLock`` is the cross-host writer lock of a corpus (a session-level advisory lock held on a
@@ -167,13 +167,37 @@ def connect(url: str, *, purpose: str) -> Any:
             "in RECORDS_URL") from None
 
 
-@functools.lru_cache(maxsize=512)
-def postgres_sql(sql: str) -> str:
-    """SQLite's SQL as psycopg takes it: ``%s`` parameters, literal ``%`` doubled, ``IS ?`` comparing NULLs."""
-    sql = sql.replace("%", "%%")
-    sql = re.sub(r"\bIS NOT \?", "IS DISTINCT FROM ?", sql)
-    sql = re.sub(r"\bIS \?", "IS NOT DISTINCT FROM ?", sql)
-    return sql.replace("?", "%s")
+_PARAM = re.compile(r"\bIS NOT \?|\bIS \?|\?")
+
+
+@functools.lru_cache(maxsize=1024)
+def _postgres_sql(sql: str, nulls: tuple[bool, ...]) -> tuple[str, tuple[int, ...]]:
+    escaped = sql.replace("%", "%%")  # a literal % (LIKE 'failed%') is %% to psycopg
+    out: list[str] = []
+    keep: list[int] = []
+    pos = 0
+    for i, match in enumerate(_PARAM.finditer(escaped)):
+        out.append(escaped[pos:match.start()])
+        token, pos = match.group(), match.end()
+        if token == "?":
+            out.append("%s")
+            keep.append(i)
+        elif nulls[i]:
+            out.append("IS NOT NULL" if "NOT" in token else "IS NULL")
+        else:
+            out.append("IS DISTINCT FROM %s" if "NOT" in token else "= %s")
+            keep.append(i)
+    out.append(escaped[pos:])
+    return "".join(out), tuple(keep)
+
+
+def postgres_sql(sql: str, params: Sequence[Any] = ()) -> tuple[str, tuple]:
+    """SQLite's SQL and parameters as psycopg takes them: ``%s`` parameters, literal ``%`` doubled, and
+    ``x IS ?`` (equal, NULL included) written for the value at hand: ``x = %s``, or ``x IS NULL`` for None.
+    (``IS NOT DISTINCT FROM`` would mean the same, but PostgreSQL cannot search an index with it, so every
+    per-server read would scan its table.)"""
+    text, keep = _postgres_sql(sql, tuple(p is None for p in params))
+    return text, tuple(params[i] for i in keep)
 
 
 class PostgresDatabase:
@@ -223,13 +247,13 @@ class PostgresDatabase:
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._lock, self._errors():
-            cur = self._connection().execute(postgres_sql(sql), tuple(params))
+            cur = self._connection().execute(*postgres_sql(sql, params))
             return cur.fetchall() if cur.description else []
 
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run an INSERT; returns the new row's id."""
         with self._lock, self._errors():
-            return int(self._connection().execute(postgres_sql(sql + " RETURNING id"), tuple(params)).fetchone()[0])
+            return int(self._connection().execute(*postgres_sql(sql + " RETURNING id", params)).fetchone()[0])
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[PostgresTx]:
@@ -253,13 +277,17 @@ class PostgresTx:
         self._cur = cur
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._cur.execute(postgres_sql(sql), tuple(params))
+        return self._cur.execute(*postgres_sql(sql, params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._cur.executemany(postgres_sql(sql), [tuple(r) for r in rows])
+        if " IS ?" in sql or " IS NOT ?" in sql:  # each row's NULLs may rewrite the statement differently
+            for row in rows:
+                self._cur.execute(*postgres_sql(sql, row))
+        elif rows:
+            self._cur.executemany(postgres_sql(sql, rows[0])[0], [tuple(r) for r in rows])
 
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return int(self._cur.execute(postgres_sql(sql + " RETURNING id"), tuple(params)).fetchone()[0])
+        return int(self._cur.execute(*postgres_sql(sql + " RETURNING id", params)).fetchone()[0])
 
 
 # ------------------------------------------------------------------ the cross-host corpus lock

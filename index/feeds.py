@@ -233,6 +233,7 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_by_guid ON items (corpus, guid);
 CREATE INDEX IF NOT EXISTS items_by_page ON items (corpus, page_url);
 CREATE INDEX IF NOT EXISTS items_by_status ON items (corpus, status);
+CREATE INDEX IF NOT EXISTS items_by_feed ON items (feed_id, status);
 """
 
 # Item states: queued (seen, to index), indexed, failed (gave up after MAX_ATTEMPTS), duplicate (its page

@@ -296,3 +296,17 @@ def test_feed_fetch_refuses_loopback_by_default(server: FeedServer):
     server.feed("/f.xml", [])
     with pytest.raises(FetchError, match="loopback"):
         fetch_feed(server.url("/f.xml"))
+
+
+def test_the_article_count_of_each_feed_reads_an_index(tmp_path):
+    """/feeds and the poller's minute look count each feed's indexed items: through an index on
+    items (feed_id, status), not a scan of every item per feed (24.7 ms per look for 200 feeds of 30
+    items each, bench/results/records_before_fixes.json)."""
+    store = FeedStore(tmp_path / "feeds.sqlite")
+    try:
+        for sql, params in ((f"SELECT {store._FEED_COLUMNS} FROM feeds f WHERE next_check <= ?", (0,)),
+                            (f"SELECT {store._FEED_COLUMNS} FROM feeds f WHERE corpus = ?", ("c",))):
+            plan = " | ".join(row[3] for row in store.db.run(f"EXPLAIN QUERY PLAN {sql}", params))
+            assert "SEARCH i USING COVERING INDEX items_by_feed (feed_id=? AND status=?)" in plan, plan
+    finally:
+        store.close()
