@@ -21,13 +21,13 @@ import discord
 import pytest
 import simcord
 
-from bot.app import SEEDS_CORPUS, NewsQABot, create_bot
+from bot.app import RECORDS_UNAVAILABLE, SEEDS_CORPUS, NewsQABot, create_bot
 from bot.settings import Settings
 from bot.stores import corpus_lock
 from index.database import PostgresDatabase
 from index.embed import HashingEncoder
 from index.engine import Engine, EngineSettings
-from tests.botfixtures import SEEDS, ZORB, ZORB_QUESTION
+from tests.botfixtures import ANSWERABLE, SEEDS, ZORB, ZORB_QUESTION, World, bot_engine, simcord_bot, world  # noqa: F401
 from tests.feedserver import FeedServer, rfc822
 
 T = TypeVar("T")
@@ -137,3 +137,49 @@ def test_admin_changes_through_one_process_are_seen_by_the_other(tmp_path: Path,
                 process.stop()
         engine_a.close()
         engine_b.close()
+
+
+# ------------------------------------------------------------------ the records database goes down
+
+
+@pytest.fixture
+def bot_settings(tmp_path: Path, postgres_url: str) -> Settings:
+    """The standard SimCord bot (tests/botfixtures.py), with its records and feeds in PostgreSQL."""
+    return Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS, cooldown_questions=50, cooldown_seconds=30.0,
+                    feed_poll_minutes=0, records_url=postgres_url)
+
+
+def labels(message) -> list[str]:
+    return [c.get("label") or c["emoji"]["name"] for row in message.components for c in row["components"]]
+
+
+async def test_questions_are_answered_while_the_records_database_is_down(world: World, tmp_path: Path,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Records are for buttons and admin commands: with PostgreSQL unreachable a question is still answered
+    (without buttons, which read the record), admin commands say plainly that the records cannot be reached
+    without showing where the database is, and all works again once it is back."""
+    db = world.bot.records.db
+    url = db.url
+    assert labels((await world.alice.slash(world.channel, "ask", question=ANSWERABLE)).response) == [
+        "More context", "👍", "👎"]
+    import psycopg
+
+    (tmp_path / "gone").mkdir()
+    db.url = f"postgresql://postgres@/postgres?host={tmp_path / 'gone'}&connect_timeout=2"  # the server "moves away"
+    with psycopg.connect(url, autocommit=True) as admin:  # and the bot's connection drops
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE "
+                      "'newsqa bot %'")
+
+    down = (await world.alice.slash(world.channel, "ask", question=ANSWERABLE)).response
+    assert "$485 billion" in down.embeds[0].description and labels(down) == []
+    assert "question not recorded, answered without buttons" in caplog.text
+    gaps = (await world.admin.slash(world.channel, "gaps")).response
+    assert gaps.ephemeral and gaps.content == RECORDS_UNAVAILABLE
+    assert "gone" not in gaps.content and "postgres@" not in gaps.content
+    (error,) = world.env.errors  # /gaps's went through the tree's error handler; the question raised none
+    assert "cannot connect to the PostgreSQL database" in str(error.original)
+
+    db.url = url  # back
+    back = (await world.alice.slash(world.channel, "ask", question=ANSWERABLE)).response
+    assert labels(back) == ["More context", "👍", "👎"]
+    assert [e["action"] for e in world.bot.records.audit_log(guild_id=world.guild.id)] == []  # /gaps failed
