@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e ".[test,milvus]"
+	$(BIN)/pip install --quiet -e ".[test,milvus,postgres]"
 	touch $(STAMP)
 
 setup: $(STAMP)

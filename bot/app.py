@@ -25,6 +25,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from index.database import StoreUnavailableError
 from index.engine import Engine, clean_question
 from index.errors import IndexCorruptError, ModelMismatchError, NewsQAError
 from index.models import Answer, ChangeReport
@@ -47,6 +48,8 @@ NOT_ADMIN = "This command is for admins: members with **Manage Server** or an ad
 SEEDS_CORPUS = "seeds"  # what direct messages read: the shared seed articles, never changed from Discord
 RETRY_REBUILD_AFTER = 60.0  # seconds before a failed rebuild of a corpus is tried again
 STOPPING_MESSAGE = "I'm restarting right now; please try again in a minute."
+RECORDS_UNAVAILABLE = ("My records database can't be reached right now, so I can't do that; please try again in a "
+                       "few minutes. (The details are in the bot's log.)")
 NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)  # Discord can't be reached
 
 
@@ -130,6 +133,9 @@ def error_text(error: BaseException) -> str:
         return cooldown_message(error.retry_after, error.what)
     if isinstance(error, BotStopping):
         return STOPPING_MESSAGE
+    if isinstance(original, StoreUnavailableError):  # the operator's problem: details in the log, not in Discord
+        log.error("%s", original)
+        return RECORDS_UNAVAILABLE
     if isinstance(original, NewsQAError):
         log.info("refused: %s", original)
         return "Sorry, " + escape(str(original))
@@ -452,19 +458,26 @@ class NewsQABot(commands.Bot):
         return clean_question(question, self.settings.max_question_chars)
 
     async def answer(self, question: str, *, guild_id: int | None, user_id: int | None,
-                     channel_id: int | None, public: bool) -> tuple[Answer, int]:
+                     channel_id: int | None, public: bool) -> tuple[Answer, int | None]:
         """Answer in a worker thread and log the question; returns the answer and its record id.
 
-        ``public``: the answer is shown to everyone in the channel, not only to the asker.
+        ``public``: the answer is shown to everyone in the channel, not only to the asker. When the records
+        database cannot be reached (RECORDS_URL's server down), the answer is still given, without a record
+        id (so without buttons), and the operator is told in the log.
         """
         assert self.engine is not None and self.records is not None
         corpus = await self.corpus_ready(guild_id)  # a new server's corpus is created here, outside the timing
         started = time.perf_counter()
         answer = await self.in_corpus(guild_id, self.engine.ask, question, k=self.settings.answer_top_k)
         latency_ms = (time.perf_counter() - started) * 1000
-        qid = await self.run_blocking(self.records.log_question, answer, user_id=user_id, guild_id=guild_id,
-                                      channel_id=channel_id, corpus=corpus, latency_ms=latency_ms, public=public)
-        log.info("question %d server=%s %s confidence=%.2f in %.0f ms%s", qid,
+        try:
+            qid = await self.run_blocking(self.records.log_question, answer, user_id=user_id, guild_id=guild_id,
+                                          channel_id=channel_id, corpus=corpus, latency_ms=latency_ms,
+                                          public=public)
+        except StoreUnavailableError as exc:
+            log.error("question not recorded, answered without buttons: %s", exc)
+            qid = None
+        log.info("question %s server=%s %s confidence=%.2f in %.0f ms%s", qid,
                  guild_id if guild_id is not None else "DM", "answered" if answer.answered else "declined",
                  answer.confidence, latency_ms, f" question={question!r}" if self.settings.log_questions else "")
         return answer, qid
@@ -481,8 +494,11 @@ class NewsQABot(commands.Bot):
         """Write an admin action to the audit log and, when AUDIT_CHANNEL_ID is set, post it there."""
         user = interaction.user
         if self.records is not None:
-            await self.run_blocking(self.records.audit, user_id=user.id, user_name=str(user),
-                                    guild_id=interaction.guild_id, action=action, detail=detail)
+            try:
+                await self.run_blocking(self.records.audit, user_id=user.id, user_name=str(user),
+                                        guild_id=interaction.guild_id, action=action, detail=detail)
+            except StoreUnavailableError as exc:  # the change is done: say so; the entry is in this log (below)
+                log.error("audit entry not recorded: %s", exc)
         log.info("audit: %s (%s) %s: %s", user, user.id, action, detail)
         channel_id = self.settings.audit_channel_id
         if not channel_id:
@@ -515,8 +531,12 @@ def serves(settings: Settings, guild_id: int | None) -> bool:
 
 
 def create_bot(engine: Engine, settings: Settings, *, records_path: Path | None = None) -> NewsQABot:
-    """Build the bot without connecting (tests hand it an engine over a temporary index)."""
-    records = Records(records_path or Path(engine.index_dir) / "bot.sqlite")
+    """Build the bot without connecting (tests hand it an engine over a temporary index).
+
+    Its records go to ``records_path`` (a SQLite file) when given, else where RECORDS_URL says (bot.stores)."""
+    from .stores import open_records
+
+    records = Records(records_path) if records_path else open_records(settings, engine.index_dir)
     cls = NewsQABot if settings.shard_count is None else ShardedNewsQABot
     return cls(engine, settings, records)
 

@@ -1,7 +1,8 @@
 """``newsqa run --check``: everything the bot needs, checked offline before a deployment starts it.
 
 Settings were validated when they were read; this checks the token's format (never its value, which
-is not printed), the folders, the embedding model and every corpus on disk. Nothing reaches the network.
+is not printed), the folders, the embedding model and every corpus on disk. The network is reached only
+to connect to the servers the settings name (a Milvus server, RECORDS_URL's PostgreSQL).
 """
 
 from __future__ import annotations
@@ -109,6 +110,21 @@ def run_check(settings: Settings, index_dir: Path | None = None) -> int:
         return f"milvus at {backend.config.uri}"
 
     index_ok = checks.run("INDEX_BACKEND", index_backend) and index_ok
+
+    def records_store() -> str:
+        if not settings.records_url:
+            return "empty: bot records and feeds in SQLite files under INDEX_DIR (bot.sqlite, feeds.sqlite)"
+        from .stores import open_feed_store, open_records
+
+        records = open_records(settings, index_dir)  # connects, and creates the tables on first use
+        try:
+            open_feed_store(settings, index_dir).close()
+            version = records.db.run("SHOW server_version")[0][0]
+        finally:
+            records.close()
+        return f"PostgreSQL {version} at {records.db.where.removeprefix('PostgreSQL ')}: reachable, tables ready"
+
+    index_ok = checks.run("RECORDS_URL", records_store) and index_ok
 
     encoder = None
 

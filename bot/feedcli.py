@@ -39,11 +39,13 @@ def add_parser(sub: argparse._SubParsersAction, common) -> None:
 def run(args: argparse.Namespace, settings: Settings, corpus: str, index_dir: Path) -> int:
     """Run one ``feed`` action; the engine (and the model) is loaded only by actions that change the index."""
     from index.feedpoll import poll_corpus, unsubscribe
-    from index.feeds import FeedStore, fetch_feed
+    from index.feeds import fetch_feed
 
     from .feedformat import feeds_text, poll_text
 
-    store = FeedStore(Path(index_dir) / "feeds.sqlite")
+    from .stores import open_feed_store
+
+    store = open_feed_store(settings, index_dir)
     try:
         if args.action == "add":
             fetched = fetch_feed(args.url, max_bytes=settings.max_upload_bytes, timeout=settings.fetch_timeout,

@@ -74,6 +74,7 @@ def prepare_bot(settings: Settings) -> tuple[Engine, NewsQABot]:
     from .runtime import ensure_corpus, load_model, make_engine
 
     engine = make_engine(settings)
+    bot = create_bot(engine, settings)  # first: an unreachable RECORDS_URL stops the start-up at once
     try:
         ensure_corpus(engine, SEEDS_CORPUS, rebuild_broken=True)
     except NewsQAError as exc:  # e.g. SEEDS_DIR is missing: start anyway; the bot says so when asked
@@ -81,7 +82,7 @@ def prepare_bot(settings: Settings) -> tuple[Engine, NewsQABot]:
                   "`newsqa index build --corpus %s`", SEEDS_CORPUS, exc, SEEDS_CORPUS)
     check_corpora(engine)
     load_model(engine)
-    return engine, create_bot(engine, settings)
+    return engine, bot
 
 
 def startup_line(engine: Engine) -> str:

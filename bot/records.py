@@ -1,7 +1,9 @@
-"""The bot's own SQLite file: questions asked (for /gaps, /status and buttons), feedback and the audit log.
+"""The bot's records: questions asked (for /gaps, /status and buttons), feedback and the audit log.
 
-It lives apart from the index (default ``INDEX_DIR/bot.sqlite``) so a reindex never touches it. One
-connection guarded by a lock; every call is short, and the bot runs them off the event loop.
+They live apart from the index (default ``INDEX_DIR/bot.sqlite``, a SQLite file; with RECORDS_URL a
+PostgreSQL database that the bot processes of several hosts share, ``index.database``) so a reindex
+never touches them. One connection guarded by a lock; every call is short, and the bot runs them off
+the event loop.
 
 Every row carries the server (``guild_id``; NULL for direct messages) and every read takes the server
 it reads for: one server never sees another's questions, feedback or audit entries.
@@ -11,49 +13,50 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import statistics
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from index.database import PostgresDatabase, SqliteDatabase
 from index.models import Answer, Citation, Hit
 
 log = logging.getLogger(__name__)
 
+# Column types in braces are filled by the database: {id} an auto-numbered key, {bigint} a Discord id
+# (64 bits), {float} a double.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {id},
     question TEXT NOT NULL,
     answered INTEGER NOT NULL,
-    confidence REAL NOT NULL,
+    confidence {float} NOT NULL,
     hits TEXT NOT NULL,
-    user_id INTEGER,
-    guild_id INTEGER,
-    channel_id INTEGER,
+    user_id {bigint},
+    guild_id {bigint},
+    channel_id {bigint},
     corpus TEXT NOT NULL,
-    latency_ms REAL NOT NULL,
+    latency_ms {float} NOT NULL,
     asked_at TEXT NOT NULL,
     public INTEGER
 );
 CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    question_id INTEGER NOT NULL,
+    id {id},
+    question_id {bigint} NOT NULL,
     question TEXT NOT NULL,
     answered INTEGER NOT NULL,
-    confidence REAL NOT NULL,
+    confidence {float} NOT NULL,
     hits TEXT NOT NULL,
-    user_id INTEGER NOT NULL,
-    guild_id INTEGER,
+    user_id {bigint} NOT NULL,
+    guild_id {bigint},
     vote TEXT NOT NULL CHECK (vote IN ('up', 'down')),
     voted_at TEXT NOT NULL,
     UNIQUE (question_id, user_id)
 );
 CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    user_id INTEGER NOT NULL,
+    id {id},
+    user_id {bigint} NOT NULL,
     user_name TEXT NOT NULL,
-    guild_id INTEGER,
+    guild_id {bigint},
     action TEXT NOT NULL,
     detail TEXT NOT NULL,
     at TEXT NOT NULL
@@ -71,8 +74,8 @@ CREATE INDEX IF NOT EXISTS questions_by_channel ON questions (channel_id, id);
 
 # Columns added since the first release: (table, column, declaration). ``questions.public`` is 1 when the
 # answer was posted for everyone (or shared), 0 when only the asker saw it; NULL (older rows) counts as private.
-ADDED_COLUMNS = (("questions", "guild_id", "INTEGER"), ("feedback", "guild_id", "INTEGER"),
-                 ("audit", "guild_id", "INTEGER"), ("questions", "public", "INTEGER"))
+ADDED_COLUMNS = (("questions", "guild_id", "{bigint}"), ("feedback", "guild_id", "{bigint}"),
+                 ("audit", "guild_id", "{bigint}"), ("questions", "public", "INTEGER"))
 
 # The answers a member has seen in a channel: everyone's public answers, and their own questions.
 _SEEN_HERE = "guild_id IS ? AND channel_id IS ? AND ((public = 1 AND answered = 1) OR user_id IS ?)"
@@ -98,46 +101,37 @@ def _hits(stored: str) -> list[Hit]:
     return list(answer_from_dict({"question": "", "answered": 0, "confidence": 0, "hits": json.loads(stored)}).hits)
 
 
-class Records:
-    """Questions, feedback and audit entries in one SQLite file."""
+Database = SqliteDatabase | PostgresDatabase
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+
+class Records:
+    """Questions, feedback and audit entries in one database: a SQLite file (a path) or ``bot.stores``'s choice."""
+
+    def __init__(self, db: Path | Database) -> None:
+        self.db: Database = db if isinstance(db, (SqliteDatabase, PostgresDatabase)) else SqliteDatabase(Path(db))
+        self.path = getattr(self.db, "path", None)
+        self.db.schema(SCHEMA)
         self._migrate()
-        self._db.executescript(INDEXES)
+        self.db.schema(INDEXES)
 
     def _migrate(self) -> None:
-        """Add the columns an older bot.sqlite lacks, in one transaction (feedback gets its question's server)."""
-        missing = [(t, c, d) for t, c, d in ADDED_COLUMNS
-                   if c not in {row[1] for row in self._db.execute(f"PRAGMA table_info({t})")}]
+        """Add the columns an older database lacks, in one transaction (feedback gets its question's server)."""
+        missing = [(t, c, d) for t, c, d in ADDED_COLUMNS if c not in self.db.columns(t)]
         if not missing:
             return
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for table, column, decl in missing:
-                    log.info("records: adding %s.%s to %s", table, column, self.path)
-                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
-                if ("feedback", "guild_id", "INTEGER") in missing:
-                    self._db.execute("UPDATE feedback SET guild_id = (SELECT q.guild_id FROM questions q "
-                                     "WHERE q.id = feedback.question_id)")
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.db.tx() as tx:
+            for table, column, decl in missing:
+                log.info("records: adding %s.%s to %s", table, column, self.db.where)
+                tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl.format(**self.db.TYPES)}")
+            if ("feedback", "guild_id", "{bigint}") in missing:
+                tx.execute("UPDATE feedback SET guild_id = (SELECT q.guild_id FROM questions q "
+                           "WHERE q.id = feedback.question_id)")
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.db.close()
 
     def _run(self, sql: str, params: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
+        return self.db.run(sql, params)
 
     # ------------------------------------------------------------ questions
 
@@ -147,15 +141,13 @@ class Records:
 
         ``public``: the answer is posted for everyone in the channel (its citations may be offered to others).
         """
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT INTO questions (question, answered, confidence, hits, user_id, guild_id, channel_id, corpus, "
-                "latency_ms, asked_at, public) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (answer.question, int(answer.answered), float(answer.confidence),
-                 json.dumps([h.to_dict() for h in answer.hits], ensure_ascii=False), user_id, guild_id, channel_id,
-                 corpus, float(latency_ms), now_iso(), int(public)),
-            )
-            return int(cur.lastrowid)
+        return self.db.insert(
+            "INSERT INTO questions (question, answered, confidence, hits, user_id, guild_id, channel_id, corpus, "
+            "latency_ms, asked_at, public) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (answer.question, int(answer.answered), float(answer.confidence),
+             json.dumps([h.to_dict() for h in answer.hits], ensure_ascii=False), user_id, guild_id, channel_id,
+             corpus, float(latency_ms), now_iso(), int(public)),
+        )
 
     def shared(self, question_id: int, *, guild_id: int | None, channel_id: int | None) -> None:
         """A private answer was shared to a channel: everyone there has seen it now."""
@@ -230,14 +222,14 @@ class Records:
         """Record (or change) a user's 👍/👎 on an answer from this server; False when unknown here."""
         if vote not in ("up", "down"):
             raise ValueError(vote)
-        with self._lock:
-            row = self._db.execute(
+        with self.db.tx() as tx:
+            row = tx.execute(
                 "SELECT question, answered, confidence, hits FROM questions WHERE id = ? AND guild_id IS ?",
                 (question_id, guild_id),
             ).fetchone()
             if row is None:
                 return False
-            self._db.execute(
+            tx.execute(
                 "INSERT INTO feedback (question_id, question, answered, confidence, hits, user_id, guild_id, vote, "
                 "voted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (question_id, user_id) DO UPDATE SET "
                 "vote = excluded.vote, voted_at = excluded.voted_at",

@@ -59,7 +59,10 @@ def make_engine(settings: Settings, index_dir: Path | None = None) -> Engine:
 
     index_dir = Path(index_dir or settings.index_dir)
     encoder = ModelEncoder(settings.embed_model, backend=settings.encoder, models_dir=index_dir / "models")
-    return Engine(index_dir, encoder, engine_settings(settings), backend=make_backend(settings, index_dir))
+    from .stores import corpus_lock
+
+    return Engine(index_dir, encoder, engine_settings(settings), backend=make_backend(settings, index_dir),
+                  shared_lock=corpus_lock(settings))
 
 
 def load_model(engine: Engine) -> None:

@@ -39,6 +39,7 @@ class Settings:
     milvus_uri: str | None = None  # a milvus-lite file, or http://host:19530; None: INDEX_DIR/milvus.db
     milvus_token: str | None = field(default=None, repr=False)  # never printed
     milvus_db: str | None = None
+    records_url: str | None = field(default=None, repr=False)  # PostgreSQL URL (holds a password); None: SQLite files
     shard_count: int | None = None  # Discord shards in all; None: one unsharded connection
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs; None: all of them
     log_level: str = "INFO"
@@ -154,6 +155,12 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
     if milvus_uri and "://" in milvus_uri and not milvus_uri.startswith(("http://", "https://", "tcp://", "unix://")):
         raise SettingsError(f"MILVUS_URI={milvus_uri!r} is neither a file path (milvus-lite) nor an "
                             "http://host:19530 address of a Milvus server")
+    records_url = env.get("RECORDS_URL", "").strip() or None
+    if records_url and not records_url.startswith(("postgresql://", "postgres://")):
+        scheme = records_url.split("://", 1)[0] + "://" if "://" in records_url else "no scheme"
+        raise SettingsError(f"RECORDS_URL starts with {scheme}; it must be a PostgreSQL URL "
+                            "(postgresql://user:password@host:5432/database), or empty for the SQLite files under "
+                            "INDEX_DIR")
     shard_count = _int(env, "SHARD_COUNT", None, minimum=1)
     shard_ids = None
     if env.get("SHARD_IDS", "").strip():
@@ -179,6 +186,7 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
         milvus_uri=milvus_uri,
         milvus_token=env.get("MILVUS_TOKEN", "").strip() or None,
         milvus_db=env.get("MILVUS_DB", "").strip() or None,
+        records_url=records_url,
         shard_count=shard_count,
         shard_ids=shard_ids,
         log_level=level,

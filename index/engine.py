@@ -55,7 +55,7 @@ from .answertypes import asks_money, holds
 from .backend import GenerationData, IndexBackend, LocalBackend
 from .search import CorpusIndex, RetrievalSettings, Scored, group_means, heading_flags, sentence_traits
 from .segment import split_paragraphs, split_sentences
-from .store import FORMAT_VERSION, CorpusDir, atomic_write, check_corpus_name, file_table, write_tables
+from .store import FORMAT_VERSION, CorpusDir, SharedLock, atomic_write, check_corpus_name, file_table, write_tables
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,9 @@ class Engine:
     """Builds, updates and answers from the corpora of one index directory."""
 
     def __init__(self, index_dir: Path, encoder: Encoder, settings: EngineSettings | None = None,
-                 backend: IndexBackend | None = None) -> None:
+                 backend: IndexBackend | None = None, shared_lock: SharedLock | None = None) -> None:
         self.index_dir = Path(index_dir)
+        self.shared_lock = shared_lock  # writers on other hosts (RECORDS_URL), besides each corpus's flock
         self.encoder = encoder
         self.settings = settings or EngineSettings()
         self.backend: IndexBackend = backend or LocalBackend()
@@ -140,7 +141,7 @@ class Engine:
     # ----------------------------------------------------------------- reading
 
     def corpus(self, name: str) -> CorpusDir:
-        return CorpusDir(self.index_dir, name)
+        return CorpusDir(self.index_dir, name, self.shared_lock)
 
     def corpora(self) -> list[str]:
         root = self.index_dir / "corpora"

@@ -5,7 +5,7 @@ with ETag / Last-Modified); feedparser only parses the bytes, so its own network
 A web page given instead of a feed is searched for the feed it advertises
 (``<link rel="alternate" type="application/rss+xml">``), which is then fetched the same way.
 
-``FeedStore`` (``INDEX_DIR/feeds.sqlite``) holds each corpus's feeds with their check history and
+``FeedStore`` (``INDEX_DIR/feeds.sqlite``, or the PostgreSQL database of RECORDS_URL) holds each corpus's feeds with their check history and
 every item ever seen, so an item is indexed once even when it reappears or two feeds carry it
 (deduplicated by normalized link, by GUID and by the page's final URL). The poll itself is in
 ``index.feedpoll``.
@@ -18,17 +18,14 @@ import io
 import logging
 import random
 import re
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+from .database import PostgresDatabase, SqliteDatabase
 from .errors import FeedError
 from .fetch import FetchedPage, fetch_url
 
@@ -194,13 +191,14 @@ def fetch_feed(url: str, *, etag: str | None = None, last_modified: str | None =
 
 # ------------------------------------------------------------------ the store
 
+# Column types in braces are filled by the database (index.database).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {id},
     corpus TEXT NOT NULL,
     url TEXT NOT NULL,
     title TEXT NOT NULL,
-    channel_id INTEGER,
+    channel_id {bigint},
     added_at TEXT NOT NULL,
     added_by TEXT,
     etag TEXT,
@@ -211,13 +209,13 @@ CREATE TABLE IF NOT EXISTS feeds (
     error_at TEXT,
     failures INTEGER NOT NULL DEFAULT 0,
     checks INTEGER NOT NULL DEFAULT 0,
-    next_check REAL NOT NULL DEFAULT 0,
+    next_check {float} NOT NULL DEFAULT 0,
     UNIQUE (corpus, url)
 );
 CREATE TABLE IF NOT EXISTS items (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {id},
     corpus TEXT NOT NULL,
-    feed_id INTEGER,
+    feed_id {bigint},
     link TEXT NOT NULL,
     guid TEXT,
     title TEXT NOT NULL,
@@ -235,6 +233,7 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_by_guid ON items (corpus, guid);
 CREATE INDEX IF NOT EXISTS items_by_page ON items (corpus, page_url);
 CREATE INDEX IF NOT EXISTS items_by_status ON items (corpus, status);
+CREATE INDEX IF NOT EXISTS items_by_feed ON items (feed_id, status);
 """
 
 # Item states: queued (seen, to index), indexed, failed (gave up after MAX_ATTEMPTS), duplicate (its page
@@ -279,30 +278,15 @@ class QueuedItem:
 
 
 class FeedStore:
-    """Feeds and seen items of every corpus in one SQLite file (one connection, guarded by a lock)."""
+    """Feeds and seen items of every corpus in one database: a SQLite file (a path) or ``bot.stores``'s choice."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def __init__(self, db: Path | SqliteDatabase | PostgresDatabase) -> None:
+        self.db = db if isinstance(db, (SqliteDatabase, PostgresDatabase)) else SqliteDatabase(Path(db), timeout=30.0)
+        self.path = getattr(self.db, "path", None)
+        self.db.schema(SCHEMA)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.db.close()
 
     # -------------------------------------------------------------- feeds
 
@@ -315,9 +299,7 @@ class FeedStore:
 
     def feeds(self, corpus: str) -> list[Feed]:
         """The feeds of a corpus, in the order they were added."""
-        with self._lock:
-            rows = self._db.execute(f"SELECT {self._FEED_COLUMNS} FROM feeds f WHERE corpus = ? ORDER BY id",
-                                    (corpus,)).fetchall()
+        rows = self.db.run(f"SELECT {self._FEED_COLUMNS} FROM feeds f WHERE corpus = ? ORDER BY id", (corpus,))
         return [self._feed(r) for r in rows]
 
     def feed(self, corpus: str, key: str | int) -> Feed:
@@ -334,28 +316,26 @@ class FeedStore:
     def add_feed(self, corpus: str, url: str, title: str, *, channel_id: int | None = None,
                  added_by: str | None = None, max_feeds: int = 20) -> Feed:
         """Subscribe a corpus to a feed (due at once); refuses a duplicate or one over ``max_feeds``."""
-        with self._tx() as db:
+        with self.db.tx() as db:
             if db.execute("SELECT 1 FROM feeds WHERE corpus = ? AND url = ?", (corpus, url)).fetchone():
                 raise FeedError(f"this server already follows {url}")
             (count,) = db.execute("SELECT count(*) FROM feeds WHERE corpus = ?", (corpus,)).fetchone()
             if count >= max_feeds:
                 raise FeedError(f"this server already follows {count} feed{'s' if count != 1 else ''}, the limit (MAX_FEEDS={max_feeds}); "
                                 "remove one first")
-            cur = db.execute("INSERT INTO feeds (corpus, url, title, channel_id, added_at, added_by) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", (corpus, url, title, channel_id, now_iso(), added_by))
-            feed_id = cur.lastrowid
+            feed_id = db.insert("INSERT INTO feeds (corpus, url, title, channel_id, added_at, added_by) "
+                                "VALUES (?, ?, ?, ?, ?, ?)", (corpus, url, title, channel_id, now_iso(), added_by))
         return self.feed(corpus, feed_id)
 
     def feed_articles(self, corpus: str, feed_id: int) -> list[str]:
         """Doc ids of the articles a feed brought that are in the index."""
-        with self._lock:
-            return [r[0] for r in self._db.execute(
-                "SELECT doc_id FROM items WHERE corpus = ? AND feed_id = ? AND status = 'indexed'", (corpus, feed_id))]
+        return [r[0] for r in self.db.run(
+            "SELECT doc_id FROM items WHERE corpus = ? AND feed_id = ? AND status = 'indexed'", (corpus, feed_id))]
 
     def remove_feed(self, corpus: str, feed_id: int, *, keep_articles: bool) -> None:
         """Unsubscribe. Kept articles stay known (never indexed twice) but are no longer the feed's, so they no
         longer age out; otherwise its items are forgotten (another feed that carries them may index them)."""
-        with self._tx() as db:
+        with self.db.tx() as db:
             if keep_articles:
                 db.execute("UPDATE items SET feed_id = NULL WHERE corpus = ? AND feed_id = ? AND status = 'indexed'",
                            (corpus, feed_id))
@@ -365,9 +345,8 @@ class FeedStore:
     def due(self, now: float | None = None) -> dict[str, list[Feed]]:
         """Feeds whose next check is due, by corpus."""
         now = time.time() if now is None else now
-        with self._lock:
-            rows = self._db.execute(f"SELECT {self._FEED_COLUMNS} FROM feeds f WHERE next_check <= ? "
-                                    "ORDER BY corpus, next_check, id", (now,)).fetchall()
+        rows = self.db.run(f"SELECT {self._FEED_COLUMNS} FROM feeds f WHERE next_check <= ? "
+                           "ORDER BY corpus, next_check, id", (now,))
         out: dict[str, list[Feed]] = {}
         for row in rows:
             out.setdefault(row[1], []).append(self._feed(row))
@@ -375,7 +354,7 @@ class FeedStore:
 
     def checked(self, feed: Feed, fetched: FeedFetch, *, interval: float, title: str | None = None) -> None:
         """Record a successful check (changed or not) and schedule the next one, with jitter."""
-        with self._tx() as db:
+        with self.db.tx() as db:
             db.execute("UPDATE feeds SET checked_at = ?, etag = ?, last_modified = ?, error = NULL, error_at = NULL, "
                        "failures = 0, checks = checks + 1, next_check = ?, title = coalesce(?, title) WHERE id = ?",
                        (now_iso(), fetched.etag, fetched.last_modified, time.time() + jitter(interval), title,
@@ -384,7 +363,7 @@ class FeedStore:
     def failed(self, feed: Feed, error: str, *, interval: float) -> float:
         """Record a failed check; the next one backs off (doubling, up to a day). Returns the delay."""
         delay = min(interval * 2 ** feed.failures, MAX_BACKOFF)
-        with self._tx() as db:
+        with self.db.tx() as db:
             db.execute("UPDATE feeds SET checked_at = ?, error = ?, error_at = ?, failures = failures + 1, "
                        "next_check = ? WHERE id = ?",
                        (now_iso(), error[:500], now_iso(), time.time() + jitter(delay), feed.id))
@@ -392,9 +371,9 @@ class FeedStore:
 
     def make_due(self, corpus: str, feed_id: int | None = None) -> None:
         """Check a corpus's feeds (or one of them) at the next opportunity."""
-        with self._tx() as db:
-            db.execute("UPDATE feeds SET next_check = 0 WHERE corpus = ? AND (? IS NULL OR id = ?)",
-                       (corpus, feed_id, feed_id))
+        with self.db.tx() as db:
+            db.execute("UPDATE feeds SET next_check = 0 WHERE corpus = ? AND id = coalesce(?, id)",
+                       (corpus, feed_id))
 
     # -------------------------------------------------------------- items
 
@@ -402,11 +381,12 @@ class FeedStore:
         """Remember the items not seen before (by link or GUID, across the corpus's feeds); returns how many
         were queued. Items of a feed's first check are not announced (that is its backlog)."""
         queued = 0
-        with self._tx() as db:
+        with self.db.tx() as db:
             for item in items:
                 link = normalize_link(item.link)
-                if db.execute("SELECT 1 FROM items WHERE corpus = ? AND (link = ? OR page_url = ? OR "
-                              "(? IS NOT NULL AND guid = ?))", (corpus, link, link, item.guid, item.guid)).fetchone():
+                # guid = NULL is never true: an item without a GUID is matched by its link only
+                if db.execute("SELECT 1 FROM items WHERE corpus = ? AND (link = ? OR page_url = ? OR guid = ?)",
+                              (corpus, link, link, item.guid)).fetchone():
                     continue
                 old = bool(too_old and item.published and item.published < too_old)
                 db.execute("INSERT INTO items (corpus, feed_id, link, guid, title, published, status, announce, seen_at)"
@@ -418,11 +398,8 @@ class FeedStore:
 
     def queued(self, corpus: str, limit: int) -> list[QueuedItem]:
         """Up to ``limit`` items to index: fewest attempts first, then taking turns between feeds, newest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, feed_id, link, title, published, attempts, announce FROM items "
-                "WHERE corpus = ? AND status = 'queued' ORDER BY attempts, published DESC, id",
-                (corpus,)).fetchall()
+        rows = self.db.run("SELECT id, feed_id, link, title, published, attempts, announce FROM items "
+                           "WHERE corpus = ? AND status = 'queued' ORDER BY attempts, published DESC, id", (corpus,))
         by_feed: dict[int | None, list[QueuedItem]] = {}
         for r in rows:
             by_feed.setdefault(r[1], []).append(QueuedItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])))
@@ -439,50 +416,45 @@ class FeedStore:
 
     def page_known(self, corpus: str, page_url: str) -> bool:
         """Whether an article with this final URL is already indexed (e.g. two feeds' redirect links)."""
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM items WHERE corpus = ? AND status = 'indexed' AND "
-                                    "(page_url = ? OR link = ?)", (corpus, page_url, page_url)).fetchone() is not None
+        return bool(self.db.run("SELECT 1 FROM items WHERE corpus = ? AND status = 'indexed' AND "
+                                "(page_url = ? OR link = ?)", (corpus, page_url, page_url)))
 
     def item_failed(self, item_id: int, error: str) -> None:
         """Count a failed attempt; after MAX_ATTEMPTS the item is given up."""
-        with self._tx() as db:
+        with self.db.tx() as db:
             db.execute("UPDATE items SET attempts = attempts + 1, error = ?, "
                        f"status = CASE WHEN attempts + 1 >= {MAX_ATTEMPTS} THEN 'failed' ELSE 'queued' END "
                        "WHERE id = ?", (error[:500], item_id))
 
     def requeue(self, item_ids: list[int], error: str) -> None:
         """Keep items queued after a failure that was not theirs (e.g. the index could not be written)."""
-        with self._tx() as db:
+        with self.db.tx() as db:
             db.executemany("UPDATE items SET status = 'queued', error = ? WHERE id = ?",
                            [(error[:500], i) for i in item_ids])
 
     def item_done(self, item_id: int, *, status: str, page_url: str | None = None, doc_id: str | None = None) -> None:
-        with self._tx() as db:
+        with self.db.tx() as db:
             db.execute("UPDATE items SET status = ?, page_url = ?, doc_id = ?, error = NULL, indexed_at = ? "
                        "WHERE id = ?", (status, normalize_link(page_url) if page_url else None, doc_id,
                                         now_iso() if status == "indexed" else None, item_id))
 
     def indexed(self, corpus: str, feed_ids: set[int]) -> None:
         """Note that these feeds just brought new articles."""
-        with self._tx() as db:
+        with self.db.tx() as db:
             db.executemany("UPDATE feeds SET new_at = ? WHERE id = ?", [(now_iso(), f) for f in feed_ids])
 
     def expired(self, corpus: str, older_than: str) -> list[tuple[int, str]]:
         """(item id, doc id) of the feeds' indexed articles published (or, undated, indexed) before ``older_than``."""
-        with self._lock:
-            return self._db.execute(
-                "SELECT id, doc_id FROM items WHERE corpus = ? AND feed_id IS NOT NULL AND status = 'indexed' "
-                "AND coalesce(published, indexed_at) < ?", (corpus, older_than)).fetchall()
+        return self.db.run("SELECT id, doc_id FROM items WHERE corpus = ? AND feed_id IS NOT NULL AND status = 'indexed' "
+                           "AND coalesce(published, indexed_at) < ?", (corpus, older_than))
 
     def mark(self, item_ids: list[int], status: str) -> None:
-        with self._tx() as db:
+        with self.db.tx() as db:
             db.executemany("UPDATE items SET status = ? WHERE id = ?", [(status, i) for i in item_ids])
 
     def counts(self, corpus: str) -> dict[str, int]:
         """Items of a corpus by state."""
-        with self._lock:
-            return dict(self._db.execute("SELECT status, count(*) FROM items WHERE corpus = ? GROUP BY status",
-                                         (corpus,)).fetchall())
+        return dict(self.db.run("SELECT status, count(*) FROM items WHERE corpus = ? GROUP BY status", (corpus,)))
 
 
 def jitter(seconds: float) -> float:

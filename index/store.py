@@ -45,7 +45,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager, Protocol
 
 from .errors import BusyError, IndexCorruptError, IndexMissingError, IndexWriteError, NewsQAError
 from .models import Document, Figure, Sentence
@@ -94,12 +94,19 @@ def check_corpus_name(name: str) -> str:
     return name
 
 
+class SharedLock(Protocol):
+    """A writer lock shared with other hosts (``index.database.CorpusLock``), taken after the local flock."""
+
+    def hold(self, corpus: str, *, timeout: float | None, purpose: str) -> ContextManager[None]: ...
+
+
 class CorpusDir:
     """Paths and state of one corpus inside an index directory."""
 
-    def __init__(self, index_dir: Path, name: str) -> None:
+    def __init__(self, index_dir: Path, name: str, shared_lock: SharedLock | None = None) -> None:
         self.name = check_corpus_name(name)
         self.root = index_dir / "corpora" / name
+        self.shared_lock = shared_lock
 
     @property
     def added_dir(self) -> Path:
@@ -241,7 +248,9 @@ class CorpusDir:
         """Serialize writers across threads and processes; wait up to ``timeout`` seconds (None: forever).
 
         The holder writes who it is (pid, purpose, since when) into the lock file, so a writer that has
-        to wait can say for whom; once it has the lock, it finishes or discards staged changes.
+        to wait can say for whom; once it has the lock, it finishes or discards staged changes. With a
+        ``shared_lock`` (RECORDS_URL: a PostgreSQL advisory lock), writers on other hosts are waited for
+        too, after the local lock (always in that order, so two writers never wait for each other).
         """
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -270,7 +279,12 @@ class CorpusDir:
                                     self._holder(fh), wait, purpose)
                         noticed = time.monotonic()
                     time.sleep(0.05)
+            stack = contextlib.ExitStack()
             try:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                shared = (self.shared_lock.hold(self.name, timeout=left, purpose=purpose) if self.shared_lock
+                          else contextlib.nullcontext())
+                stack.enter_context(shared)
                 with contextlib.suppress(OSError):  # only informative: a full disk must not stop the write
                     fh.seek(0)
                     fh.truncate()
@@ -280,6 +294,7 @@ class CorpusDir:
                 self.apply_pending()
                 yield
             finally:
+                stack.close()
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     @staticmethod

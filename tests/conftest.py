@@ -108,3 +108,47 @@ def _drop_newsqa_log_handlers():
         if getattr(handler, "newsqa", False):
             root.removeHandler(handler)
             handler.close()
+
+
+# ------------------------------------------------------------------ PostgreSQL (RECORDS_URL)
+
+
+def in_ci() -> bool:
+    """CI=true: tests that need a service fail instead of skipping when it cannot be had."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for the session (tests/pgserver.py). Skips when none can be started,
+    except in CI (CI=true), where that is a failure: the PostgreSQL tests must not silently not run."""
+    import importlib.util
+
+    from tests.pgserver import PostgresServer, PostgresUnavailable
+
+    why = None
+    if importlib.util.find_spec("psycopg") is None:
+        why = "psycopg is not installed (the optional extra newsqa[postgres])"
+    else:
+        try:
+            server = PostgresServer.start()
+        except (PostgresUnavailable, OSError, KeyError) as exc:  # KeyError: no `nobody` user to run it as
+            why = f"no PostgreSQL server could be started: {exc}"
+    if why is not None:
+        if in_ci():
+            pytest.fail(f"{why}; CI=true requires the PostgreSQL tests to run")
+        pytest.skip(why)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """RECORDS_URL of a new empty database on the session's server."""
+    return postgres_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def records_url(request: pytest.FixtureRequest) -> str | None:
+    """RECORDS_URL for a store test run on both backends: None (SQLite files) and a fresh PostgreSQL database."""
+    return None if request.param == "sqlite" else request.getfixturevalue("postgres_url")

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 import index.fetch as fetch
+from bot.settings import Settings
+from bot.stores import open_feed_store
 from index.engine import Engine
 from index.errors import FetchError
 from index.feedpoll import PollSettings, poll_corpus, unsubscribe
@@ -29,8 +31,9 @@ def server() -> Iterator[FeedServer]:
 
 
 @pytest.fixture
-def store(tmp_path) -> Iterator[FeedStore]:
-    s = FeedStore(tmp_path / "feeds.sqlite")
+def store(tmp_path, records_url) -> Iterator[FeedStore]:
+    """The feeds store on both backends: INDEX_DIR/feeds.sqlite, and PostgreSQL (RECORDS_URL)."""
+    s = open_feed_store(Settings(records_url=records_url), tmp_path)
     yield s
     s.close()
 
@@ -293,3 +296,17 @@ def test_feed_fetch_refuses_loopback_by_default(server: FeedServer):
     server.feed("/f.xml", [])
     with pytest.raises(FetchError, match="loopback"):
         fetch_feed(server.url("/f.xml"))
+
+
+def test_the_article_count_of_each_feed_reads_an_index(tmp_path):
+    """/feeds and the poller's minute look count each feed's indexed items: through an index on
+    items (feed_id, status), not a scan of every item per feed (24.7 ms per look for 200 feeds of 30
+    items each, bench/results/records_before_fixes.json)."""
+    store = FeedStore(tmp_path / "feeds.sqlite")
+    try:
+        for sql, params in ((f"SELECT {store._FEED_COLUMNS} FROM feeds f WHERE next_check <= ?", (0,)),
+                            (f"SELECT {store._FEED_COLUMNS} FROM feeds f WHERE corpus = ?", ("c",))):
+            plan = " | ".join(row[3] for row in store.db.run(f"EXPLAIN QUERY PLAN {sql}", params))
+            assert "SEARCH i USING COVERING INDEX items_by_feed (feed_id=? AND status=?)" in plan, plan
+    finally:
+        store.close()

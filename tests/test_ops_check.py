@@ -20,7 +20,7 @@ def env(tmp_path, monkeypatch):
     """A clean environment in an empty folder (no .env), with good settings; tests break one."""
     monkeypatch.chdir(tmp_path)
     for key in ("DISCORD_TOKEN", "DISCORD_GUILD_ID", "INDEX_DIR", "SEEDS_DIR", "EMBED_MODEL", "LOG_FILE",
-                "LOG_LEVEL", "ANSWER_TOP_K"):
+                "LOG_LEVEL", "ANSWER_TOP_K", "RECORDS_URL"):
         monkeypatch.delenv(key, raising=False)
     values = {"DISCORD_TOKEN": TOKEN, "INDEX_DIR": str(tmp_path / "index"), "SEEDS_DIR": str(SEEDS)}
     for key, value in values.items():
@@ -62,6 +62,24 @@ def test_each_broken_setting_is_named(env, fake_model, capsys, tmp_path, monkeyp
     assert len(problems) == 1 and expected in problems[0], out
     assert "1 problem found" in out
     assert TOKEN not in out
+
+
+def test_records_url_is_checked(env, fake_model, capsys, monkeypatch, tmp_path, postgres_url):
+    engine = Engine(env["INDEX_DIR"], HashingEncoder(), EngineSettings(seeds_dir=SEEDS))
+    engine.ensure("seeds")
+    engine.close()
+    monkeypatch.setenv("RECORDS_URL", postgres_url)
+    assert main(["run", "--check"]) == 0
+    out = capsys.readouterr().out
+    (line,) = [line for line in out.splitlines() if "RECORDS_URL" in line]
+    assert line.startswith("ok") and "PostgreSQL 1" in line and "reachable, tables ready" in line, out
+    (tmp_path / "gone").mkdir()
+    monkeypatch.setenv("RECORDS_URL", f"postgresql://bot:s3cret@/newsqa?host={tmp_path / 'gone'}")
+    assert main(["run", "--check"]) == 1
+    out = capsys.readouterr().out
+    (problem,) = [line for line in out.splitlines() if line.startswith("PROBLEM")]
+    assert problem.startswith("PROBLEM RECORDS_URL: cannot connect to the PostgreSQL database bot@") and \
+        "check that the server is running" in problem and "s3cret" not in out, out
 
 
 def test_a_corrupt_corpus_is_named_with_the_rebuild_command(env, fake_model, capsys):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
 import discord
 from discord import app_commands
@@ -23,6 +22,7 @@ from ..app import NewsQABot, admin_only, error_text, report_error
 from ..feedformat import feeds_embed, preview_embed
 from ..format import Payload, escape, plain_clip, squash
 from ..poller import FeedPoller
+from ..stores import open_feed_store
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class Feeds(commands.Cog):
     async def cog_load(self) -> None:
         if self.bot.engine is None:  # `newsqa sync` loads the cogs for their commands only
             return
-        self.store = FeedStore(Path(self.bot.engine.index_dir) / "feeds.sqlite")
+        self.store = open_feed_store(self.bot.settings, self.bot.engine.index_dir)
         self.poller = FeedPoller(self.bot, self.store)
         self.poller.start()
 

@@ -229,9 +229,12 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"newsqa:s
 DYNAMIC_ITEMS = (MoreContextButton, ClosestButton, VoteButton, ShareButton)
 
 
-def answer_view(qid: int, answer: Answer, *, private: bool) -> discord.ui.View:
-    """The buttons under an answer: context or closest passages, feedback, and share when private."""
+def answer_view(qid: int | None, answer: Answer, *, private: bool) -> discord.ui.View:
+    """The buttons under an answer: context or closest passages, feedback, and share when private.
+    None when the question could not be recorded (every button reads the record): no buttons."""
     view = discord.ui.View(timeout=None)
+    if qid is None:
+        return view
     if answer.answered:
         view.add_item(MoreContextButton(qid))
     elif answer.hits:

@@ -1,0 +1,40 @@
+"""Where the bot keeps its records and feeds: the one place that chooses a database (RECORDS_URL).
+
+Empty RECORDS_URL (the default): SQLite files under INDEX_DIR (``bot.sqlite``, ``feeds.sqlite``),
+shared by the processes of one host. A ``postgresql://`` URL: one PostgreSQL database shared by bot
+processes on several hosts, which also holds the cross-host writer lock of each corpus. psycopg is
+imported only in that case.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from index.database import CorpusLock, PostgresDatabase, SqliteDatabase
+from index.feeds import FeedStore
+
+from .records import Records
+from .settings import Settings
+
+
+def open_database(settings: Settings, index_dir: Path, *, name: str,
+                  sqlite_timeout: float = 5.0) -> SqliteDatabase | PostgresDatabase:
+    """The database of the store ``name`` ("bot" or "feeds"): ``INDEX_DIR/NAME.sqlite`` or RECORDS_URL's."""
+    if settings.records_url:
+        return PostgresDatabase(settings.records_url, name=name)
+    return SqliteDatabase(Path(index_dir) / f"{name}.sqlite", timeout=sqlite_timeout)
+
+
+def open_records(settings: Settings, index_dir: Path | None = None) -> Records:
+    """The bot's questions, feedback and audit log."""
+    return Records(open_database(settings, Path(index_dir or settings.index_dir), name="bot"))
+
+
+def open_feed_store(settings: Settings, index_dir: Path | None = None) -> FeedStore:
+    """The feeds every server follows, and the items seen."""
+    return FeedStore(open_database(settings, Path(index_dir or settings.index_dir), name="feeds", sqlite_timeout=30.0))
+
+
+def corpus_lock(settings: Settings) -> CorpusLock | None:
+    """The lock writers of a corpus take across hosts (with RECORDS_URL), besides the local flock."""
+    return CorpusLock(settings.records_url) if settings.records_url else None
