@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
 
 sys.path.insert(0, str(ROOT / "bench"))
 import common  # noqa: E402
+from index.answertypes import asked_measure, holds_measure  # noqa: E402
 from index.embed import ModelEncoder  # noqa: E402
 from index.engine import Engine, EngineSettings  # noqa: E402
 from index.models import Document  # noqa: E402
@@ -175,11 +176,21 @@ def rank_all(idx: CorpusIndex, questions: list[Question], vectors: np.ndarray, r
     return out
 
 
-def confidences(idx: CorpusIndex, questions: list[str], vectors: np.ndarray) -> np.ndarray:
+def confidences(idx: CorpusIndex, questions: list[str], vectors: np.ndarray, context: int = 1) -> np.ndarray:
+    """The confidence of each question's answer, 0 where the engine declines it for a missing measured value
+    (RetrievalSettings.decline_missing_measure, judged on the best sentence's window as Engine._answer does)."""
     out = []
     for q, v in zip(questions, vectors):
         scored = idx.search(v, q, 3)
-        out.append(idx.confidence(scored[0]) if scored else 0.0)
+        c = idx.confidence(scored[0]) if scored else 0.0
+        kind = asked_measure(q) if scored and idx.settings.decline_missing_measure else None
+        if kind:
+            doc, para, number = idx.query("SELECT doc_pos, paragraph, sentence FROM sentences WHERE id = ?", (scored[0].sid,))[0]
+            window = " ".join(r[0] for r in idx.query(
+                "SELECT text FROM sentences WHERE doc_pos = ? AND paragraph = ? AND sentence BETWEEN ? AND ? ORDER BY sentence",
+                (doc, para, number - context, number + context)))
+            c = c if holds_measure(kind, window) else 0.0
+        out.append(c)
     return np.array(out)
 
 

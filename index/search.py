@@ -70,9 +70,9 @@ class RetrievalSettings:
     w_answer_type: float = 0.1  # the sentence holds what the question asks for (a number, a date, a name)
     w_length: float = 0.0  # log of the sentence length in characters
     threshold: float = 0.303  # confidence below which a question is declined (bench/tune_confidence.py)
-    # Decline a question asking for an amount of money ("How much did X pay?") when the best passage
-    # states none (index.engine.Engine._answer; measured in bench/eval_news.py).
-    decline_missing_money: bool = True
+    # Decline a question asking for an amount of money, a temperature or a speed ("How much did X pay?")
+    # when the best passage states none (index.engine.Engine._answer; measured in bench/eval_news.py).
+    decline_missing_measure: bool = True
     # Sentences above which HNSW replaces exact search. The issue suggested ~200k, but exact search
     # costs ~21 ms idle (38 ms busy) at 100k, over the whole 20 ms p50 budget by itself, while HNSW
     # (M 32, efSearch 96) answers in 0.3 ms with recall@10 0.99 / recall@64 0.98 (bench_latency).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.answertypes import TYPES, asks_money, holds, question_types, sentence_types
+from index.answertypes import TYPES, asked_measure, holds_measure, question_types, sentence_types
 
 
 @pytest.mark.parametrize(
@@ -55,21 +55,29 @@ def test_sentence_types(sentence: str, kind: str, holds: bool) -> None:
 @pytest.mark.parametrize(
     ("question", "asks"),
     [
-        ("How much will the new 13-inch MacBook Pro cost?", True),
-        ("How much money has Deval Patrick's campaign raised?", True),
-        ("How much did GateHouse pay to buy Gannett?", True),
-        ("How much revenue did Home Depot bring in for the quarter?", True),
-        ("What price does Coty need to break to confirm the uptrend?", True),
-        ("How much lighter could a Mars ship be if the crew hibernates?", False),
-        ("How much in drugs is seized at the border each week?", False),  # an amount, but maybe a weight
-        ("How much of the vote did she win?", False),
-        ("How many people did Columbus police arrest?", False),
+        ("How much will the new 13-inch MacBook Pro cost?", "money"),
+        ("How much money has Deval Patrick's campaign raised?", "money"),
+        ("How much did GateHouse pay to buy Gannett?", "money"),
+        ("How much revenue did Home Depot bring in for the quarter?", "money"),
+        ("What price does Coty need to break to confirm the uptrend?", "money"),
+        ("What is the surface temperature on Titan?", "temperature"),
+        ("How hot does the battery get?", "temperature"),
+        ("What internet speed do you need to play Stadia in 4K?", "speed"),
+        ("At what speed did the turbine operate?", "speed"),
+        ("How much lighter could a Mars ship be if the crew hibernates?", None),
+        ("How much in drugs is seized at the border each week?", None),  # an amount, but maybe a weight
+        ("How much of the vote did she win?", None),
+        ("How fast is pharmacy informatics growing?", None),  # a rate of growth, not a speed
+        ("How many people did Columbus police arrest?", None),
     ],
 )
-def test_asks_money(question: str, asks: bool) -> None:
-    assert asks_money(question) is asks
+def test_asked_measure(question: str, asks: str | None) -> None:
+    assert asked_measure(question) == asks
 
 
-def test_holds_money() -> None:
-    assert holds("money", "It will start at $44,000.") and holds("money", "a deal worth 600 million euros")
-    assert not holds("money", "The entry-level model was last updated in July.")
+def test_holds_measure() -> None:
+    assert holds_measure("money", "It will start at $44,000.") and holds_measure("money", "a deal worth 600 million euros")
+    assert not holds_measure("money", "The entry-level model was last updated in July.")
+    assert holds_measure("temperature", "It is -179 °C at the surface.") and holds_measure("speed", "a 16,000 rpm turbine")
+    assert holds_measure("speed", "Stadia needs 35 Mbps for 4K.")
+    assert not holds_measure("speed", "It will go 230 miles to more than 300 miles per charge.")

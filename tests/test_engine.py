@@ -364,7 +364,7 @@ def test_a_question_for_money_is_declined_when_the_best_passage_states_no_amount
     assert not answer.answered and answer.hits, "the passages stay available, the answer is declined"
     assert engine.ask("When does the new Widget Pro go on sale?", corpus="news").answered
 
-    engine.use_retrieval(dataclasses.replace(retrieval, decline_missing_money=False))
+    engine.use_retrieval(dataclasses.replace(retrieval, decline_missing_measure=False))
     assert engine.ask(question, corpus="news").answered
     engine.use_retrieval(retrieval)
     engine.add([load_text("The Widget Pro will cost $999 when it goes on sale.", title="Widget Pro price",
