@@ -9,6 +9,9 @@ from index.models import Answer, DocumentInfo, Figure, Hit, IndexStats
 
 NO_ANSWER = "I couldn't find that in the indexed articles."
 CLOSE_CALL = "Not sure which of these passages answers it; read them all:"
+# What a declined answer's passages lack (Answer.missing), in words.
+MISSING = {"money": "amount of money", "temperature": "temperature", "speed": "speed"}
+
 # Control characters (all but newline and tab: ESC starts terminal escape sequences, BEL rings) and
 # bidi embeddings/overrides/isolates (U+202E reverses what follows it on the line).
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -51,7 +54,9 @@ def format_answer(answer: Answer) -> str:
     lines: list[str] = []
     if not answer.answered:
         lines.append(NO_ANSWER)
-        if answer.hits:
+        if answer.hits and answer.missing:
+            lines.append(f"Closest passages (not an answer: the best one states no {MISSING[answer.missing]}):")
+        elif answer.hits:
             lines.append(f"Closest passages (confidence {answer.confidence:.0%}, not an answer):")
     elif answer.close_call:
         lines.append(CLOSE_CALL)

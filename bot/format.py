@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import discord
 
-from bot.console import CLOSE_CALL, NO_ANSWER  # the same words in Discord and in the console chat
+from bot.console import CLOSE_CALL, MISSING, NO_ANSWER  # the same words in Discord and in the console chat
 from index.models import Answer, ChangeReport, DocumentInfo, Figure, Hit, IndexStats, Passage
 
 COLOUR = discord.Colour.blurple()
@@ -215,10 +215,13 @@ def answer_embed(answer: Answer, *, heading: str | None = None) -> discord.Embed
             lines.append(line)
             used += len(line) + 1
         embed.add_field(name="Sources", value="\n".join(lines)[:SOURCES_BUDGET], inline=False)
-    footer = f"Confidence {answer.confidence:.0%}"
+    if answer.missing:  # declined however close: its confidence would only confuse
+        footer = f"Closest passages, not an answer: the best one states no {MISSING[answer.missing]}"
+    else:
+        footer = f"Confidence {answer.confidence:.0%}"
     if answer.answered and answer.close_call:
         footer += " · close call between passages"
-    if not answer.answered:
+    elif not answer.answered and not answer.missing:
         footer += " · closest passages, not an answer"
     embed.set_footer(text=footer[:FOOTER_BUDGET])
     return embed
@@ -237,7 +240,10 @@ def answer_payload(answer: Answer) -> Payload:
 def no_answer_payload(answer: Answer) -> Payload:
     """A plain "not found" reply; the closest passages are offered behind a button, not shown."""
     text = NO_ANSWER
-    if answer.hits:
+    if answer.missing:
+        text += (f" The closest passages are behind the button below, but they state no "
+                 f"{MISSING[answer.missing]}.")
+    elif answer.hits:
         text += " The closest passages are behind the button below, but they don't answer it."
     else:
         text += " Try /articles to see what is indexed."

@@ -17,6 +17,7 @@ import statistics
 from datetime import datetime, timezone
 from pathlib import Path
 
+from index.answertypes import asked_measure, holds_measure
 from index.database import PostgresDatabase, SqliteDatabase
 from index.models import Answer, Citation, Hit
 
@@ -93,8 +94,16 @@ def answer_from_dict(data: dict) -> Answer:
         h["citation"] = Citation(**h["citation"])
         h["also"] = tuple(h.get("also", ()))
         hits.append(Hit(**h))
-    return Answer(question=data["question"], answered=bool(data["answered"]),
-                  confidence=float(data["confidence"]), hits=tuple(hits), close_call=bool(data.get("close_call", False)))
+    answered = bool(data["answered"])
+    missing = data.get("missing")
+    if missing is None and not answered and hits:
+        # Not stored with the question: said again from what is (the value asked for, absent from the
+        # best passage), so "Show closest passages" tells why, as the first reply did.
+        kind = asked_measure(data["question"])
+        missing = kind if kind and not holds_measure(kind, hits[0].context) else None
+    return Answer(question=data["question"], answered=answered,
+                  confidence=float(data["confidence"]), hits=tuple(hits), close_call=bool(data.get("close_call", False)),
+                  missing=missing)
 
 
 def _hits(stored: str) -> list[Hit]:

@@ -226,15 +226,16 @@ class Engine:
         hits = self._hits(idx, scored, k)
         answered = confidence >= self.settings.retrieval.threshold
         measure = asked_measure(question) if answered and self.settings.retrieval.decline_missing_measure else None
+        missing = None
         if measure and not holds_measure(measure, hits[0].context):
             # Asked for an amount of money, a temperature or a speed, and the best passage states none:
             # the page is about the story but does not give the value (news-dev's near misses: "How much
             # will the new MacBook cost?"). Declined rather than shown as the answer; see bench/eval_news.py.
-            answered = False
+            answered, missing = False, measure
         # hits come from scored, so two hits mean a runner-up exists.
         close_call = len(hits) > 1 and scored[0].score - scored[1].score < self.settings.retrieval.close_call_margin
         return Answer(question=question, answered=answered, confidence=confidence, hits=tuple(hits),
-                      close_call=close_call)
+                      close_call=close_call and answered, missing=missing)
 
     def _hits(self, idx: CorpusIndex, scored: list[Scored], k: int) -> list[Hit]:
         """Turn scored sentences into hits with context windows; overlapping windows are merged."""

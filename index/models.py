@@ -87,6 +87,9 @@ class Answer:
     confidence: float
     hits: tuple[Hit, ...]
     close_call: bool = False
+    # Declined because the question asks for a measured value ("money", "temperature", "speed": see
+    # index.answertypes.asked_measure) that the best passage does not state, however close it is.
+    missing: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +97,7 @@ class Answer:
             "answered": self.answered,
             "confidence": round(self.confidence, 4),
             "close_call": self.close_call,
+            "missing": self.missing,
             "hits": [h.to_dict() for h in self.hits],
         }
 

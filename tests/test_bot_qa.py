@@ -223,3 +223,14 @@ async def test_close_call_is_said_before_the_passages(world: World, bot_engine):
     (embed,) = msg.embeds
     assert embed.description.startswith(CLOSE_CALL)
     assert "$485 billion" in embed.description and embed.footer.text.endswith("close call between passages")
+
+
+async def test_a_question_for_an_amount_the_passages_lack_is_declined_saying_so(world: World, bot_engine):
+    import dataclasses
+
+    # Threshold 0: only the missing amount can decline it (the seed article gives no cost of the talks).
+    bot_engine.use_retrieval(dataclasses.replace(bot_engine.settings.retrieval, threshold=0.0))
+    msg = (await world.alice.slash(world.channel, "ask", question="How much will the peace talks cost?")).response
+    assert msg.content.startswith(NO_ANSWER) and "state no amount of money" in msg.content and msg.embeds == []
+    closest = await world.alice.click(msg.message, label="Show closest passages")
+    assert closest.response.embeds[0].footer.text.endswith("the best one states no amount of money")

@@ -41,7 +41,7 @@ def test_ask_json_has_the_documented_shape(run) -> None:
     code, out, err = run("ask", "How much did allies invest in defense in 2024?", "--json", "-k", "2")
     assert code == 0, err
     answer = json.loads(out)
-    assert set(answer) == {"question", "answered", "confidence", "close_call", "hits"}
+    assert set(answer) == {"question", "answered", "confidence", "close_call", "missing", "hits"}
     hit = answer["hits"][0]
     for key in ("rank", "score", "doc_id", "title", "source", "paragraph", "sentence", "start", "end", "text",
                 "context", "citation"):

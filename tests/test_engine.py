@@ -352,6 +352,8 @@ def test_figures_are_listed_in_ranked_order_and_an_old_extractor_is_not_reused(f
 
 
 def test_a_question_for_money_is_declined_when_the_best_passage_states_no_amount(tmp_path: Path) -> None:
+    from bot.console import NO_ANSWER, format_answer
+    from bot.records import answer_from_dict
     from index.documents import load_text
 
     retrieval = RetrievalSettings(threshold=0.0)  # only the missing amount can decline
@@ -362,7 +364,12 @@ def test_a_question_for_money_is_declined_when_the_best_passage_states_no_amount
     question = "How much will the new Widget Pro cost?"
     answer = engine.ask(question, corpus="news")
     assert not answer.answered and answer.hits, "the passages stay available, the answer is declined"
-    assert engine.ask("When does the new Widget Pro go on sale?", corpus="news").answered
+    assert answer.missing == "money" and not answer.close_call
+    assert answer_from_dict(answer.to_dict()).missing == "money"
+    assert format_answer(answer).splitlines()[:2] == [
+        NO_ANSWER, "Closest passages (not an answer: the best one states no amount of money):"]
+    on_sale = engine.ask("When does the new Widget Pro go on sale?", corpus="news")
+    assert on_sale.answered and on_sale.missing is None
 
     engine.use_retrieval(dataclasses.replace(retrieval, decline_missing_measure=False))
     assert engine.ask(question, corpus="news").answered

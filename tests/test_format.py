@@ -83,6 +83,17 @@ def test_no_answer_is_plain_text_without_passages():
     assert "not an answer" in closest.embeds[0].footer.text
 
 
+def test_a_passage_declined_for_a_missing_value_says_what_it_lacks_not_its_confidence():
+    answer = Answer("How much will the talks cost?", False, 0.97, (make_hit(text="Talks could start at once."),),
+                    missing="money")
+    payload = fmt.answer_payload(answer)
+    assert payload.embeds == () and payload.content.startswith(fmt.NO_ANSWER)
+    assert "state no amount of money" in payload.content
+    footer = fmt.closest_payload(answer).embeds[0].footer.text
+    assert footer == "Closest passages, not an answer: the best one states no amount of money"
+    assert "97%" not in footer
+
+
 @pytest.mark.parametrize("text", ["@everyone look", "@here", "<@&123456789012345678>", "<@123456789012345678>"])
 def test_mentions_in_article_text_are_defused(text):
     payload = fmt.answer_payload(Answer(f"{text}?", True, 0.9, (make_hit(text=f"Says {text} now.", title=text),)))
