@@ -136,8 +136,8 @@ def describe_url(url: str) -> str:
     try:
         info = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise StoreUnavailableError(f"RECORDS_URL is not a valid PostgreSQL URL ({_first_line(exc)}); write it as "
-                                    "postgresql://user:password@host:5432/database") from None
+        raise StoreUnavailableError(f"RECORDS_URL is not a valid PostgreSQL URL ({_redact(_first_line(exc), url)}); "
+                                    "write it as postgresql://user:password@host:5432/database") from None
     host = info.get("host") or "localhost"
     where = f"{host}:{info['port']}" if info.get("port") else host
     user = f"{info['user']}@" if info.get("user") else ""
@@ -146,6 +146,20 @@ def describe_url(url: str) -> str:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _redact(text: str, url: str) -> str:
+    """``text`` (libpq's message about ``url``) without the URL's password: libpq quotes the part it could not
+    parse, which may be the password or the whole URL. Read leniently, as the URL may be malformed."""
+    secrets = re.findall(r"[?&]password=([^&#]*)", url)
+    authority = re.match(r"[A-Za-z][\w+.-]*://([^/?#]*)", url)
+    if authority and "@" in authority.group(1):
+        userinfo = authority.group(1).rpartition("@")[0]
+        if ":" in userinfo:
+            secrets.append(userinfo.partition(":")[2])
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def connect(url: str, *, purpose: str) -> Any:
@@ -162,9 +176,9 @@ def connect(url: str, *, purpose: str) -> Any:
         return psycopg.connect(url, **extra)
     except psycopg.Error as exc:
         raise StoreUnavailableError(
-            f"cannot connect to the PostgreSQL database {where} (RECORDS_URL): {_first_line(exc)}; check that "
-            "the server is running and reachable from this host, and the user, password and database name "
-            "in RECORDS_URL") from None
+            f"cannot connect to the PostgreSQL database {where} (RECORDS_URL): {_redact(_first_line(exc), url)}; "
+            "check that the server is running and reachable from this host, and the user, password and database "
+            "name in RECORDS_URL") from None
 
 
 _PARAM = re.compile(r"\bIS NOT \?|\bIS \?|\?")

@@ -227,6 +227,19 @@ def test_a_malformed_url_is_reported() -> None:
         open_records(Settings(records_url="postgresql://bot@db/x?colour=blue"), Path("unused"))
 
 
+@pytest.mark.parametrize("url", [
+    "postgresql://bot:s3cret@[db.example/newsqa",  # libpq quotes the whole URL
+    "postgresql://bot:s3cret@db.example:5432/newsqa?colour",
+    "postgresql://bot:my s3cret@db.example/newsqa",  # libpq quotes the password it could not read
+    "postgresql://bot@db.example/newsqa?password=my s3cret",
+])
+def test_a_malformed_url_never_shows_its_password(url: str) -> None:
+    pytest.importorskip("psycopg")
+    with pytest.raises(StoreUnavailableError, match="RECORDS_URL is not a valid PostgreSQL URL") as caught:
+        open_records(Settings(records_url=url), Path("unused"))
+    assert "s3cret" not in str(caught.value), caught.value
+
+
 def test_the_default_bot_does_not_import_psycopg(tmp_path: Path) -> None:
     code = ("import sys; from bot.settings import Settings; from bot.stores import open_records, open_feed_store; "
             "from pathlib import Path; p = Path(sys.argv[1]); "
