@@ -181,7 +181,8 @@ def connect(url: str, *, purpose: str) -> Any:
             "name in RECORDS_URL") from None
 
 
-_PARAM = re.compile(r"\bIS NOT \?|\bIS \?|\?")
+# A parameter, or a quoted literal or identifier (whose ``?`` is text, and is kept as it is).
+_PARAM = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\bIS\s+NOT\s+\?|\bIS\s+\?|\?", re.I)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -190,19 +191,30 @@ def _postgres_sql(sql: str, nulls: tuple[bool, ...]) -> tuple[str, tuple[int, ..
     out: list[str] = []
     keep: list[int] = []
     pos = 0
-    for i, match in enumerate(_PARAM.finditer(escaped)):
+    i = 0  # the parameter's number
+    for match in _PARAM.finditer(escaped):
+        token = match.group()
+        if token[0] in "'\"":  # a literal: not a parameter
+            continue
         out.append(escaped[pos:match.start()])
-        token, pos = match.group(), match.end()
+        pos = match.end()
+        negated = "NOT" in token.upper()
         if token == "?":
             out.append("%s")
             keep.append(i)
         elif nulls[i]:
-            out.append("IS NOT NULL" if "NOT" in token else "IS NULL")
+            out.append("IS NOT NULL" if negated else "IS NULL")
         else:
-            out.append("IS DISTINCT FROM %s" if "NOT" in token else "= %s")
+            out.append("IS DISTINCT FROM %s" if negated else "= %s")
             keep.append(i)
+        i += 1
     out.append(escaped[pos:])
     return "".join(out), tuple(keep)
+
+
+def _compares_nulls(sql: str) -> bool:
+    """Whether the statement has an ``IS ?`` or ``IS NOT ?`` (outside its quoted literals)."""
+    return any(m.group()[0] not in "'\"?" for m in _PARAM.finditer(sql))
 
 
 def postgres_sql(sql: str, params: Sequence[Any] = ()) -> tuple[str, tuple]:
@@ -294,7 +306,7 @@ class PostgresTx:
         return self._cur.execute(*postgres_sql(sql, params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if " IS ?" in sql or " IS NOT ?" in sql:  # each row's NULLs may rewrite the statement differently
+        if _compares_nulls(sql):  # each row's NULLs may rewrite the statement differently
             for row in rows:
                 self._cur.execute(*postgres_sql(sql, row))
         elif rows:

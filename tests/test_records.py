@@ -170,6 +170,20 @@ def test_records_survive_a_lost_connection(postgres_url: str) -> None:
         records.close()
 
 
+def test_question_marks_in_literals_reach_postgres_as_text(postgres_url: str) -> None:
+    db = PostgresDatabase(postgres_url, name="t")
+    try:
+        db.run("CREATE TABLE notes (id BIGINT, body TEXT)")
+        with db.tx() as tx:
+            tx.executemany("INSERT INTO notes VALUES (?, ?)", [(1, "why?"), (2, None)])
+            tx.executemany("UPDATE notes SET body = body || ' (is ?)' WHERE body IS NOT ? AND id = ?",
+                           [(None, 1), ("x", 2)])
+        assert db.run("SELECT id, body, 'a?', '100%' FROM notes WHERE body LIKE '%?%' OR id IS ? ORDER BY id",
+                      (None,)) == [(1, "why? (is ?)", "a?", "100%")]
+    finally:
+        db.close()
+
+
 def test_per_server_reads_search_an_index_on_postgres(postgres_url: str) -> None:
     """``guild_id IS ?`` becomes ``guild_id = %s`` (or ``IS NULL``): PostgreSQL cannot search an index with
     IS NOT DISTINCT FROM, and every per-server read would scan the whole table."""
@@ -257,6 +271,11 @@ def test_sql_is_rewritten_for_postgres() -> None:
         "SELECT 1 FROM t WHERE a = %s AND b IS DISTINCT FROM %s AND c = %s AND d LIKE 'x%%'", (1, 2, 3))
     assert postgres_sql(sql, (None, None, 3)) == (
         "SELECT 1 FROM t WHERE a IS NULL AND b IS NOT NULL AND c = %s AND d LIKE 'x%%'", (3,))
+    # a ? or IS ? inside a quoted literal or identifier is text, not a parameter; SQL keywords in any case
+    quoted = "SELECT 'Why? IS ?', \"is ?\" FROM t WHERE a is ? AND b = 'it''s ?' AND c Is Not ? AND d = ?"
+    assert postgres_sql(quoted, (None, 2, 3)) == (
+        "SELECT 'Why? IS ?', \"is ?\" FROM t WHERE a IS NULL AND b = 'it''s ?' AND c IS DISTINCT FROM %s "
+        "AND d = %s", (2, 3))
     assert advisory_key("newsqa corpus a") == advisory_key("newsqa corpus a") != advisory_key("newsqa corpus b")
     assert -2**63 <= advisory_key("x") < 2**63
 
