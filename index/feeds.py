@@ -397,9 +397,11 @@ class FeedStore:
         return queued
 
     def queued(self, corpus: str, limit: int) -> list[QueuedItem]:
-        """Up to ``limit`` items to index: fewest attempts first, then taking turns between feeds, newest first."""
+        """Up to ``limit`` items to index: fewest attempts first, then taking turns between feeds, newest first
+        (undated last, on either database)."""
         rows = self.db.run("SELECT id, feed_id, link, title, published, attempts, announce FROM items "
-                           "WHERE corpus = ? AND status = 'queued' ORDER BY attempts, published DESC, id", (corpus,))
+                           "WHERE corpus = ? AND status = 'queued' ORDER BY attempts, published DESC NULLS LAST, id",
+                           (corpus,))
         by_feed: dict[int | None, list[QueuedItem]] = {}
         for r in rows:
             by_feed.setdefault(r[1], []).append(QueuedItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])))

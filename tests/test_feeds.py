@@ -17,7 +17,7 @@ from bot.stores import open_feed_store
 from index.engine import Engine
 from index.errors import FetchError
 from index.feedpoll import PollSettings, poll_corpus, unsubscribe
-from index.feeds import FeedError, FeedStore, fetch_feed, normalize_link, parse_feed
+from index.feeds import FeedError, FeedItem, FeedStore, fetch_feed, normalize_link, parse_feed
 from tests.feedserver import FeedServer, rfc822
 
 CORPUS = "default"
@@ -290,6 +290,16 @@ def test_max_feeds_duplicates_and_unknown_feeds_are_refused(store: FeedStore):
     with pytest.raises(FeedError, match="no feed 'nope' here; the feeds are: 1: Feed 0"):
         store.feed(CORPUS, "nope")
     assert store.feed(CORPUS, "feed 2").url == "https://example.com/2.xml"
+
+
+def test_queued_items_come_newest_first_and_undated_last_on_both_databases(store: FeedStore):
+    """SQLite sorts NULL first and PostgreSQL last: the queue's order must not depend on which one it is."""
+    feed = store.add_feed(CORPUS, "https://example.com/feed.xml", "Herald")
+    store.queue(CORPUS, feed, [FeedItem("https://example.com/undated", "Undated"),
+                               FeedItem("https://example.com/old", "Old", published="2025-01-01T00:00:00+00:00"),
+                               FeedItem("https://example.com/new", "New", published="2025-03-01T00:00:00+00:00")])
+    assert [i.title for i in store.queued(CORPUS, 10)] == ["New", "Old", "Undated"]
+    assert [i.title for i in store.queued(CORPUS, 1)] == ["New"]
 
 
 def test_feed_fetch_refuses_loopback_by_default(server: FeedServer):
