@@ -3,6 +3,7 @@ results; the cross-host corpus writer lock; and the errors when the database is 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -215,8 +216,8 @@ def test_records_url_is_read_and_checked() -> None:
     assert corpus_lock(load_settings(None, {})) is None
 
 
+@pytest.mark.usefixtures("psycopg_installed")
 def test_an_unreachable_server_says_where_and_what_to_check(tmp_path: Path) -> None:
-    pytest.importorskip("psycopg")
     socket_dir = tmp_path / "no-server"
     socket_dir.mkdir()
     settings = Settings(records_url=f"postgresql://bot:s3cret@/newsqa?host={socket_dir}&connect_timeout=2")
@@ -235,8 +236,8 @@ def test_a_wrong_database_name_is_reported(postgres_server) -> None:
         open_feed_store(Settings(records_url=url), Path("unused"))
 
 
+@pytest.mark.usefixtures("psycopg_installed")
 def test_a_malformed_url_is_reported() -> None:
-    pytest.importorskip("psycopg")
     with pytest.raises(StoreUnavailableError, match="RECORDS_URL is not a valid PostgreSQL URL"):
         open_records(Settings(records_url="postgresql://bot@db/x?colour=blue"), Path("unused"))
 
@@ -247,11 +248,22 @@ def test_a_malformed_url_is_reported() -> None:
     "postgresql://bot:my s3cret@db.example/newsqa",  # libpq quotes the password it could not read
     "postgresql://bot@db.example/newsqa?password=my s3cret",
 ])
+@pytest.mark.usefixtures("psycopg_installed")
 def test_a_malformed_url_never_shows_its_password(url: str) -> None:
-    pytest.importorskip("psycopg")
     with pytest.raises(StoreUnavailableError, match="RECORDS_URL is not a valid PostgreSQL URL") as caught:
         open_records(Settings(records_url=url), Path("unused"))
     assert "s3cret" not in str(caught.value), caught.value
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "2 errors"), ("", "2 skipped")])
+def test_without_psycopg_the_postgres_tests_fail_in_ci_and_skip_elsewhere(ci: str, outcome: str) -> None:
+    """CI=true (set by .ci/run) must turn a missing postgres extra into failures, never into quiet skips."""
+    hide = "import sys; sys.modules['psycopg'] = None; import pytest; sys.exit(pytest.main(sys.argv[1:]))"
+    tests = [f"{__file__}::test_a_malformed_url_is_reported", f"{__file__}::test_the_store_follows_records_url"]
+    done = subprocess.run([sys.executable, "-c", hide, "-q", "-p", "no:cacheprovider", *tests], capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).parents[1], env={**os.environ, "CI": ci})
+    summary = done.stdout.strip().splitlines()[-1]  # e.g. "1 passed, 1 warning, 2 errors in 0.85s"
+    assert "1 passed" in summary and outcome in summary, done.stdout[-2000:]  # 1 passed: the SQLite half
 
 
 def test_the_default_bot_does_not_import_psycopg(tmp_path: Path) -> None:
