@@ -258,6 +258,11 @@ class PostgresDatabase:
             raise StoreUnavailableError(
                 f"the {self.name} database ({self.where}) failed: {_first_line(exc)}; check that PostgreSQL is "
                 "running and reachable (RECORDS_URL)") from exc
+        except self._psycopg.errors.InsufficientPrivilege as exc:  # e.g. not allowed to create the tables
+            raise StoreUnavailableError(
+                f"the {self.name} database ({self.where}) refused: {_first_line(exc)}; RECORDS_URL's user must be "
+                "allowed to create and change tables there: make it the database's owner (ALTER DATABASE name "
+                "OWNER TO user), or GRANT CREATE ON SCHEMA public TO user") from exc
 
     def schema(self, script: str) -> None:
         """Create what ``script`` declares, in one transaction that concurrent starters wait for."""

@@ -236,6 +236,17 @@ def test_a_wrong_database_name_is_reported(postgres_server) -> None:
         open_feed_store(Settings(records_url=url), Path("unused"))
 
 
+def test_a_user_who_may_not_create_the_tables_is_told_what_to_grant(postgres_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as admin:  # since PostgreSQL 15 only the owner may
+        admin.execute("CREATE ROLE newcomer LOGIN")                # create tables in schema public
+    url = postgres_url.replace("postgres@", "newcomer@")
+    with pytest.raises(StoreUnavailableError, match=r"the bot database \(PostgreSQL newcomer@.*\) refused: "
+                       r"permission denied for schema public; .* make it the database's owner"):
+        open_records(Settings(records_url=url), Path("unused"))
+
+
 @pytest.mark.usefixtures("psycopg_installed")
 def test_a_malformed_url_is_reported() -> None:
     with pytest.raises(StoreUnavailableError, match="RECORDS_URL is not a valid PostgreSQL URL"):
