@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10  # seconds to reach the server when the URL does not say
 LOCK_NOTICE_SECONDS = 10.0  # how often a waiting writer says whom it waits for
+# TCP keepalive (idle seconds, probe interval, probes): a host that vanishes (power cut, network gone) is
+# noticed within about a minute, on both sides. The server then ends its session, releasing the advisory
+# locks it held (a corpus writer lock, a store's write transaction): with the system defaults the other
+# hosts would wait more than two hours. The client stops waiting for a server that vanished.
+KEEPALIVE = (30, 10, 3)
 
 
 class StoreUnavailableError(NewsQAError):
@@ -170,11 +175,24 @@ def connect(url: str, *, purpose: str) -> Any:
     extra: dict[str, Any] = {"autocommit": True}
     if "connect_timeout" not in options:
         extra["connect_timeout"] = CONNECT_TIMEOUT
+    idle, interval, count = KEEPALIVE
+    for key, value in (("keepalives_idle", idle), ("keepalives_interval", interval), ("keepalives_count", count)):
+        if key not in options:
+            extra[key] = value
     if "application_name" not in options:  # shown in pg_stat_activity: which process of which host
         extra["application_name"] = f"newsqa {purpose} {socket.gethostname()}:{os.getpid()}"[:63]
+    conn = None
     try:
-        return psycopg.connect(url, **extra)
+        conn = psycopg.connect(url, **extra)
+        # the server's side (ignored over a Unix socket); a setting in the URL's options= wins
+        if "tcp_keepalives_idle" not in options.get("options", ""):
+            conn.execute("SELECT set_config('tcp_keepalives_idle', %s, false), "
+                         "set_config('tcp_keepalives_interval', %s, false), "
+                         "set_config('tcp_keepalives_count', %s, false)", tuple(str(v) for v in KEEPALIVE))
+        return conn
     except psycopg.Error as exc:
+        if conn is not None:
+            conn.close()
         raise StoreUnavailableError(
             f"cannot connect to the PostgreSQL database {where} (RECORDS_URL): {_redact(_first_line(exc), url)}; "
             "check that the server is running and reachable from this host, and the user, password and database "
