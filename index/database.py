@@ -373,8 +373,14 @@ class CorpusLock:
             try:
                 yield
             finally:
-                with contextlib.suppress(Exception):  # closing the connection releases it anyway
-                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                try:  # closing the connection releases it anyway
+                    held = conn.execute("SELECT pg_advisory_unlock(%s)", (key,)).fetchone()[0]
+                except Exception:  # noqa: BLE001 - the connection is gone, and the lock with it
+                    held = False
+                if not held:  # the server ended the session mid-write (restart, network cut): say so
+                    log.warning("corpus %s: the cross-host writer lock (%s) was lost during %s, its connection "
+                                "ended; a write from another host may have overlapped it: if the corpus misses "
+                                "a change, make it again or rebuild the corpus", corpus, self.where, purpose)
         finally:
             conn.close()
 

@@ -373,6 +373,25 @@ def test_a_busy_corpus_says_who_writes_it(postgres_url: str) -> None:
         pass
 
 
+def test_a_writer_lock_lost_mid_write_is_reported(postgres_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """If the server ends the lock's session during a write (restart, network cut), other hosts may write
+    too: the writer cannot undo that, but the operator is told which corpus and what to do."""
+    import psycopg
+
+    lock = CorpusLock(postgres_url)
+    with lock.hold("news", timeout=5, purpose="an add"):
+        pass
+    assert "lost" not in caplog.text  # a normal release says nothing
+    with lock.hold("news", timeout=5, purpose="an add"):
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE "
+                          "'newsqa lock news %%'")
+    assert "corpus news: the cross-host writer lock (PostgreSQL" in caplog.text
+    assert "was lost during an add" in caplog.text and "rebuild the corpus" in caplog.text
+    with lock.hold("news", timeout=0, purpose="a rebuild"):  # free again at once
+        pass
+
+
 WRITER = """
 import sys, time
 from pathlib import Path
