@@ -214,6 +214,49 @@ def test_a_vanished_host_is_noticed_within_a_minute_over_tcp(postgres_server) ->
         server.stop()
 
 
+def test_a_write_waits_for_another_process_s_only_up_to_its_timeout(postgres_url: str) -> None:
+    """As SQLite's busy timeout: a write transaction stuck in another process (a hung host) makes this one
+    fail after ``timeout`` seconds with what happened, not wait forever with the store's lock held (which
+    would stop this process's every record call, the answers' included)."""
+    holder, waiter = (PostgresDatabase(postgres_url, name="feeds", timeout=t) for t in (5.0, 0.5))
+    inside, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder.tx():
+            inside.set()
+            done.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert inside.wait(10)
+        outcome: list[BaseException | None] = []
+
+        def write() -> None:
+            try:
+                with waiter.tx() as tx:
+                    tx.execute("SELECT 1")
+                outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001 - looked at below
+                outcome.append(exc)
+
+        started = time.monotonic()
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        writer.join(10)
+        assert outcome, "the write still waits"
+        assert isinstance(outcome[0], StoreUnavailableError), outcome
+        assert "the feeds database (PostgreSQL" in str(outcome[0]) and "is busy" in str(outcome[0])
+        assert time.monotonic() - started < 5
+    finally:
+        done.set()
+        thread.join()
+    with waiter.tx() as tx:  # free again: the same object writes
+        tx.execute("SELECT 1")
+    holder.close()
+    waiter.close()
+
+
 def test_per_server_reads_search_an_index_on_postgres(postgres_url: str) -> None:
     """``guild_id IS ?`` becomes ``guild_id = %s`` (or ``IS NULL``): PostgreSQL cannot search an index with
     IS NOT DISTINCT FROM, and every per-server read would scan the whole table."""
