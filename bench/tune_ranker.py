@@ -104,15 +104,16 @@ def fit_gbm(groups: list[dict]):
     return model
 
 
-def evaluate_gbm(groups: list[dict], model) -> dict:
-    """hit@1 / hit@3 of a model (one predict call for all groups: per-call overhead dominates)."""
+def evaluate_gbm(groups: list[dict], model, rerank=None) -> dict:
+    """hit@1 / hit@3 of a model (one predict call for all groups: per-call overhead dominates).
+    ``rerank(scores, group)``, when given, changes a group's scores before they are ranked."""
     sizes = [len(g["y"]) for g in groups]
     scores = np.split(model.predict(np.concatenate([g["G"] for g in groups])), np.cumsum(sizes)[:-1])
     h1 = h3 = 0
     for g, sc in zip(groups, scores):
         if not len(g["y"]):
             continue
-        order = np.argsort(-sc, kind="stable")
+        order = np.argsort(-(rerank(sc, g) if rerank else sc), kind="stable")
         h1 += bool(g["y"][order[0]])
         h3 += bool(g["y"][order[:3]].any())
     return {"hit1": round(h1 / len(groups), 4), "hit3": round(h3 / len(groups), 4), "n": len(groups)}

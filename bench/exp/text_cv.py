@@ -113,16 +113,7 @@ def promote(scores, g):
 
 
 def evaluate(groups, model):
-    sizes = [len(g["y"]) for g in groups]
-    scores = np.split(model.predict(np.concatenate([g["G"] for g in groups])), np.cumsum(sizes)[:-1])
-    h1 = h3 = 0
-    for g, sc in zip(groups, scores):
-        if not len(g["y"]):
-            continue
-        order = np.argsort(-promote(sc, g), kind="stable")
-        h1 += bool(g["y"][order[0]])
-        h3 += bool(g["y"][order[:3]].any())
-    return {"hit1": round(h1 / len(groups), 4), "hit3": round(h3 / len(groups), 4), "n": len(groups)}
+    return tr.evaluate_gbm(groups, model, rerank=promote)
 
 
 def run(which, params=None, news_weight=3.0):
