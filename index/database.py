@@ -177,22 +177,17 @@ def connect(url: str, *, purpose: str) -> Any:
         extra["connect_timeout"] = CONNECT_TIMEOUT
     idle, interval, count = KEEPALIVE
     for key, value in (("keepalives_idle", idle), ("keepalives_interval", interval), ("keepalives_count", count)):
-        if key not in options:
+        if key not in options:  # the client's side
             extra[key] = value
+    if "tcp_keepalives_idle" not in options.get("options", ""):  # the server's (ignored over a Unix socket)
+        extra["options"] = " ".join(filter(None, (
+            options.get("options"), f"-c tcp_keepalives_idle={idle} -c tcp_keepalives_interval={interval} "
+            f"-c tcp_keepalives_count={count}")))
     if "application_name" not in options:  # shown in pg_stat_activity: which process of which host
         extra["application_name"] = f"newsqa {purpose} {socket.gethostname()}:{os.getpid()}"[:63]
-    conn = None
     try:
-        conn = psycopg.connect(url, **extra)
-        # the server's side (ignored over a Unix socket); a setting in the URL's options= wins
-        if "tcp_keepalives_idle" not in options.get("options", ""):
-            conn.execute("SELECT set_config('tcp_keepalives_idle', %s, false), "
-                         "set_config('tcp_keepalives_interval', %s, false), "
-                         "set_config('tcp_keepalives_count', %s, false)", tuple(str(v) for v in KEEPALIVE))
-        return conn
+        return psycopg.connect(url, **extra)
     except psycopg.Error as exc:
-        if conn is not None:
-            conn.close()
         raise StoreUnavailableError(
             f"cannot connect to the PostgreSQL database {where} (RECORDS_URL): {_redact(_first_line(exc), url)}; "
             "check that the server is running and reachable from this host, and the user, password and database "
@@ -317,9 +312,10 @@ class PostgresDatabase:
             conn = self._connection()
             with conn.transaction():
                 cur = conn.cursor()
-                # waits up to the timeout, as BEGIN IMMEDIATE does on SQLite (never forever)
-                cur.execute("SELECT set_config('lock_timeout', %s, true)", (f"{round(self.timeout * 1000)}ms",))
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._key,))
+                # waits up to the timeout, as BEGIN IMMEDIATE does on SQLite (never forever); one round trip
+                # (no parameters: both numbers are this object's own ints)
+                cur.execute(f"SET LOCAL lock_timeout = {max(1, round(self.timeout * 1000))}; "
+                            f"SELECT pg_advisory_xact_lock({int(self._key)})")
                 yield PostgresTx(cur)
 
     def close(self) -> None:

@@ -210,6 +210,12 @@ def test_a_vanished_host_is_noticed_within_a_minute_over_tcp(postgres_server) ->
             assert conn.info.get_parameters()["keepalives_idle"] == "7"
         finally:
             conn.close()
+        conn = connect(server.url(tcp=True) + "?options=-c%20work_mem%3D8MB", purpose="lock news")  # kept, and added to
+        try:
+            assert [conn.execute(f"SHOW {name}").fetchone()[0] for name in ("work_mem", "tcp_keepalives_idle")] == [
+                "8MB", "30"]
+        finally:
+            conn.close()
     finally:
         server.stop()
 
