@@ -99,11 +99,14 @@ _QUESTION = (
 # this holds for on SQuAD-A as well as news-dev: not for dates, ages or percentages, whose answers
 # often take shapes these patterns miss).
 _ASKS_MEASURE = {
+    # "How much [more] did/will/is ... cost/pay/...": the amount itself. "How much time/gold ... spend/sell"
+    # asks for a quantity of that thing instead, so a noun right after "how much" must be money's own.
     "money": re.compile(
-        r"\bhow much (?:money|cash|dollars)\b|\bhow much\b(?! of\b)(?:\s+[\w'’-]+){0,8}?\s+(?:cost|costs|pay|paid|raise|"
-        r"raised|earn|earned|spend|spent|fine|fined|charge|charged|price|priced|sell|sold|worth|owe|owed|bid|offer|"
-        r"offered|revenue|profit|income|funding|budget|salary)\b|\bwhat (?:price|cost|amount of money|sum)\b|"
-        r"\bin dollars\b|\bhow expensive\b", re.I),
+        r"\bhow much (?:money|cash|dollars|revenue|profit|income|funding|budget|salary)\b|"
+        r"\bhow much (?:more |less )?(?:did|does|do|will|would|could|can|is|was|are|were|has|have|had|should|might|"
+        r"must)\b(?:\s+[\w'’-]+){0,8}?\s+(?:cost|costs|pay|paid|raise|raised|earn|earned|spend|spent|fine|fined|"
+        r"charge|charged|price|priced|sell|sold|worth|owe|owed|bid|offer|offered|revenue|profit|income|funding|budget|"
+        r"salary)\b|\bwhat (?:price|cost|amount of money|sum)\b|\bin dollars\b|\bhow expensive\b", re.I),
     "temperature": re.compile(
         r"\bhow (?:hot|cold|warm)\b|\bwhat(?:'s| is| was| are| were| will be)? (?:the |its |their )?(?:[\w-]+ ){0,3}"
         r"temperatures?\b", re.I),

@@ -69,6 +69,14 @@ def test_sentence_types(sentence: str, kind: str, holds: bool) -> None:
         ("How much of the vote did she win?", None),
         ("How fast is pharmacy informatics growing?", None),  # a rate of growth, not a speed
         ("How many people did Columbus police arrest?", None),
+        # "how much" of something else, with a money word further on: a quantity of it, not an amount paid
+        ("How much time did she spend in prison?", None),
+        ("How much time will the new line cost commuters?", None),
+        ("How much longer will the fine weather last?", None),
+        ("How much gold did the mine sell last year?", None),
+        ("How much is the fine?", "money"),
+        ("How much more does the Pro model cost?", "money"),
+        ("How much profit did Tesla make?", "money"),
     ],
 )
 def test_asked_measure(question: str, asks: str | None) -> None:
