@@ -18,11 +18,12 @@ from .settings import Settings
 
 
 def open_database(settings: Settings, index_dir: Path, *, name: str,
-                  sqlite_timeout: float = 5.0) -> SqliteDatabase | PostgresDatabase:
-    """The database of the store ``name`` ("bot" or "feeds"): ``INDEX_DIR/NAME.sqlite`` or RECORDS_URL's."""
+                  timeout: float = 5.0) -> SqliteDatabase | PostgresDatabase:
+    """The database of the store ``name`` ("bot" or "feeds"): ``INDEX_DIR/NAME.sqlite`` or RECORDS_URL's.
+    ``timeout``: how long a write waits for another process's."""
     if settings.records_url:
-        return PostgresDatabase(settings.records_url, name=name)
-    return SqliteDatabase(Path(index_dir) / f"{name}.sqlite", timeout=sqlite_timeout)
+        return PostgresDatabase(settings.records_url, name=name, timeout=timeout)
+    return SqliteDatabase(Path(index_dir) / f"{name}.sqlite", timeout=timeout)
 
 
 def open_records(settings: Settings, index_dir: Path | None = None) -> Records:
@@ -32,7 +33,7 @@ def open_records(settings: Settings, index_dir: Path | None = None) -> Records:
 
 def open_feed_store(settings: Settings, index_dir: Path | None = None) -> FeedStore:
     """The feeds every server follows, and the items seen."""
-    return FeedStore(open_database(settings, Path(index_dir or settings.index_dir), name="feeds", sqlite_timeout=30.0))
+    return FeedStore(open_database(settings, Path(index_dir or settings.index_dir), name="feeds", timeout=30.0))
 
 
 def corpus_lock(settings: Settings) -> CorpusLock | None:

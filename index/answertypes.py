@@ -99,24 +99,33 @@ _QUESTION = (
 # this holds for on SQuAD-A as well as news-dev: not for dates, ages or percentages, whose answers
 # often take shapes these patterns miss).
 _ASKS_MEASURE = {
+    # "How much [more] did/will/is ... cost/pay/...": the amount itself. "How much time/gold ... spend/sell"
+    # asks for a quantity of that thing instead, so a noun right after "how much" must be money's own.
     "money": re.compile(
-        r"\bhow much (?:money|cash|dollars)\b|\bhow much\b(?! of\b)(?:\s+[\w'’-]+){0,8}?\s+(?:cost|costs|pay|paid|raise|"
-        r"raised|earn|earned|spend|spent|fine|fined|charge|charged|price|priced|sell|sold|worth|owe|owed|bid|offer|"
-        r"offered|revenue|profit|income|funding|budget|salary)\b|\bwhat (?:price|cost|amount of money|sum)\b|"
-        r"\bin dollars\b|\bhow expensive\b", re.I),
+        r"\bhow much (?:money|cash|dollars|revenue|profit|income|funding|budget|salary)\b|"
+        r"\bhow much (?:more |less )?(?:did|does|do|will|would|could|can|is|was|are|were|has|have|had|should|might|"
+        r"must)\b(?:\s+[\w'’-]+){0,8}?\s+(?:cost|costs|pay|paid|raise|raised|earn|earned|spend|spent|fine|fined|"
+        r"charge|charged|price|priced|sell|sold|worth|owe|owed|bid|offer|offered|revenue|profit|income|funding|budget|"
+        r"salary)\b|\bwhat (?:price|cost|amount of money|sum)\b|\bin dollars\b|\bhow expensive\b", re.I),
     "temperature": re.compile(
         r"\bhow (?:hot|cold|warm)\b|\bwhat(?:'s| is| was| are| were| will be)? (?:the |its |their )?(?:[\w-]+ ){0,3}"
         r"temperatures?\b", re.I),
     "speed": re.compile(
         r"\bwhat(?:'s| is| was| are| were| will be)? (?:the |its |their )?(?:[\w-]+ ){0,3}speeds?\b", re.I),
 }
+_CURRENCY_WORDS = r"(?:dollars|euros|pounds|yen|yuan|rupees|francs|pesos|kronor|kroner|kronur|roubles|rubles)"
 _MEASURE_UNIT = {
-    # An amount, or a change in percent ("How much did the price of oil rise?"), or nothing to pay.
+    # An amount, or a change in percent ("How much did the price of oil rise?"), or nothing to pay; also in
+    # words ("a billion dollars"), in pence ("10p"), in other currencies ("CHF 40", "500 kronor", "3,000 crore").
     "money": re.compile(rf"{_SENTENCE['money'].pattern}|{_SENTENCE['percent'].pattern}|\bpence\b|\bfree\b|"
-                        r"\bno (?:charge|cost)\b", re.I),
-    "temperature": re.compile(r"°|\bdegrees?\b|\bcelsius\b|\bfahrenheit\b|\bkelvin\b", re.I),
+                        r"\bno (?:charge|cost)\b|\b(?:hundred|thousand|million|billion|trillion)s?(?: of)? "
+                        rf"{_CURRENCY_WORDS}\b|\b\d{{1,2}}p\b|\b\d[\d,.]*\s?(?:{_CURRENCY_WORDS}|crore|lakh)\b|"
+                        r"\b(?:CHF|SEK|NOK|DKK|JPY|CNY|GBP|INR|kr)\s?\d", re.I),
+    # also written onto the number, as most news pages do: "40C (104F)", "-12C"
+    "temperature": re.compile(r"°|\bdegrees?\b|\bcelsius\b|\bfahrenheit\b|\bkelvin\b|\d[CF]\b", re.I),
+    # the unit also written onto the number: "70mph", "100km/h", "1Gbps"
     "speed": re.compile(
-        r"\bmph\b|\bkm/h\b|\bkph\b|\brpm\b|\bknots\b|\b[mgk]bps\b|\b(?:mega|giga|kilo)bits?\b|\bmach \d|"
+        r"(?:\b|(?<=\d))(?:mph|km/h|kmh|kph|rpm|knots|[mgk]bps)\b|\d\s?m/s\b|\b(?:mega|giga|kilo)bits?\b|\bmach \d|"
         r"\b(?:miles|kilomet(?:er|re)s|meters|metres|feet) (?:per|an|a) (?:hour|second|minute)\b", re.I),
 }
 

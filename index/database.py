@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10  # seconds to reach the server when the URL does not say
 LOCK_NOTICE_SECONDS = 10.0  # how often a waiting writer says whom it waits for
+# TCP keepalive (idle seconds, probe interval, probes): a host that vanishes (power cut, network gone) is
+# noticed within about a minute, on both sides. The server then ends its session, releasing the advisory
+# locks it held (a corpus writer lock, a store's write transaction): with the system defaults the other
+# hosts would wait more than two hours. The client stops waiting for a server that vanished.
+KEEPALIVE = (30, 10, 3)
 
 
 class StoreUnavailableError(NewsQAError):
@@ -136,8 +141,8 @@ def describe_url(url: str) -> str:
     try:
         info = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise StoreUnavailableError(f"RECORDS_URL is not a valid PostgreSQL URL ({_first_line(exc)}); write it as "
-                                    "postgresql://user:password@host:5432/database") from None
+        raise StoreUnavailableError(f"RECORDS_URL is not a valid PostgreSQL URL ({_redact(_first_line(exc), url)}); "
+                                    "write it as postgresql://user:password@host:5432/database") from None
     host = info.get("host") or "localhost"
     where = f"{host}:{info['port']}" if info.get("port") else host
     user = f"{info['user']}@" if info.get("user") else ""
@@ -148,6 +153,20 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+def _redact(text: str, url: str) -> str:
+    """``text`` (libpq's message about ``url``) without the URL's password: libpq quotes the part it could not
+    parse, which may be the password or the whole URL. Read leniently, as the URL may be malformed."""
+    secrets = re.findall(r"[?&]password=([^&#]*)", url)
+    authority = re.match(r"[A-Za-z][\w+.-]*://([^/?#]*)", url)
+    if authority and "@" in authority.group(1):
+        userinfo = authority.group(1).rpartition("@")[0]
+        if ":" in userinfo:
+            secrets.append(userinfo.partition(":")[2])
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
 def connect(url: str, *, purpose: str) -> Any:
     """A psycopg connection in autocommit mode; StoreUnavailableError saying what to check when it fails."""
     psycopg = _psycopg()
@@ -156,18 +175,27 @@ def connect(url: str, *, purpose: str) -> Any:
     extra: dict[str, Any] = {"autocommit": True}
     if "connect_timeout" not in options:
         extra["connect_timeout"] = CONNECT_TIMEOUT
+    idle, interval, count = KEEPALIVE
+    for key, value in (("keepalives_idle", idle), ("keepalives_interval", interval), ("keepalives_count", count)):
+        if key not in options:  # the client's side
+            extra[key] = value
+    if "tcp_keepalives_idle" not in options.get("options", ""):  # the server's (ignored over a Unix socket)
+        extra["options"] = " ".join(filter(None, (
+            options.get("options"), f"-c tcp_keepalives_idle={idle} -c tcp_keepalives_interval={interval} "
+            f"-c tcp_keepalives_count={count}")))
     if "application_name" not in options:  # shown in pg_stat_activity: which process of which host
         extra["application_name"] = f"newsqa {purpose} {socket.gethostname()}:{os.getpid()}"[:63]
     try:
         return psycopg.connect(url, **extra)
     except psycopg.Error as exc:
         raise StoreUnavailableError(
-            f"cannot connect to the PostgreSQL database {where} (RECORDS_URL): {_first_line(exc)}; check that "
-            "the server is running and reachable from this host, and the user, password and database name "
-            "in RECORDS_URL") from None
+            f"cannot connect to the PostgreSQL database {where} (RECORDS_URL): {_redact(_first_line(exc), url)}; "
+            "check that the server is running and reachable from this host, and the user, password and database "
+            "name in RECORDS_URL") from None
 
 
-_PARAM = re.compile(r"\bIS NOT \?|\bIS \?|\?")
+# A parameter, or a quoted literal or identifier (whose ``?`` is text, and is kept as it is).
+_PARAM = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\bIS\s+NOT\s+\?|\bIS\s+\?|\?", re.I)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -176,19 +204,30 @@ def _postgres_sql(sql: str, nulls: tuple[bool, ...]) -> tuple[str, tuple[int, ..
     out: list[str] = []
     keep: list[int] = []
     pos = 0
-    for i, match in enumerate(_PARAM.finditer(escaped)):
+    i = 0  # the parameter's number
+    for match in _PARAM.finditer(escaped):
+        token = match.group()
+        if token[0] in "'\"":  # a literal: not a parameter
+            continue
         out.append(escaped[pos:match.start()])
-        token, pos = match.group(), match.end()
+        pos = match.end()
+        negated = "NOT" in token.upper()
         if token == "?":
             out.append("%s")
             keep.append(i)
         elif nulls[i]:
-            out.append("IS NOT NULL" if "NOT" in token else "IS NULL")
+            out.append("IS NOT NULL" if negated else "IS NULL")
         else:
-            out.append("IS DISTINCT FROM %s" if "NOT" in token else "= %s")
+            out.append("IS DISTINCT FROM %s" if negated else "= %s")
             keep.append(i)
+        i += 1
     out.append(escaped[pos:])
     return "".join(out), tuple(keep)
+
+
+def _compares_nulls(sql: str) -> bool:
+    """Whether the statement has an ``IS ?`` or ``IS NOT ?`` (outside its quoted literals)."""
+    return any(m.group()[0] not in "'\"?" for m in _PARAM.finditer(sql))
 
 
 def postgres_sql(sql: str, params: Sequence[Any] = ()) -> tuple[str, tuple]:
@@ -203,15 +242,17 @@ def postgres_sql(sql: str, params: Sequence[Any] = ()) -> tuple[str, tuple]:
 class PostgresDatabase:
     """A PostgreSQL database over one connection guarded by a lock, reconnected when the server comes back.
 
-    ``name`` keys the advisory lock that serializes this store's write transactions across processes.
+    ``name`` keys the advisory lock that serializes this store's write transactions across processes;
+    ``timeout`` is how long a write transaction waits for another process's (as SQLite's busy timeout).
     """
 
     TYPES = {"id": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "bigint": "BIGINT",
              "float": "DOUBLE PRECISION"}
 
-    def __init__(self, url: str, *, name: str) -> None:
+    def __init__(self, url: str, *, name: str, timeout: float = 5.0) -> None:
         self.url = url
         self.name = name
+        self.timeout = timeout
         self.where = f"PostgreSQL {describe_url(url)}"
         self._psycopg = _psycopg()
         self._key = advisory_key(f"newsqa store {name}")
@@ -228,10 +269,19 @@ class PostgresDatabase:
     def _errors(self) -> Iterator[None]:
         try:
             yield
+        except self._psycopg.errors.LockNotAvailable as exc:  # lock_timeout: another process's write
+            raise StoreUnavailableError(
+                f"the {self.name} database ({self.where}) is busy: another process's write held it for more than "
+                f"{self.timeout:g} s; try again in a minute") from exc
         except self._psycopg.OperationalError as exc:  # server gone, connection lost: the next call reconnects
             raise StoreUnavailableError(
                 f"the {self.name} database ({self.where}) failed: {_first_line(exc)}; check that PostgreSQL is "
                 "running and reachable (RECORDS_URL)") from exc
+        except self._psycopg.errors.InsufficientPrivilege as exc:  # e.g. not allowed to create the tables
+            raise StoreUnavailableError(
+                f"the {self.name} database ({self.where}) refused: {_first_line(exc)}; RECORDS_URL's user must be "
+                "allowed to create and change tables there: make it the database's owner (ALTER DATABASE name "
+                "OWNER TO user), or GRANT CREATE ON SCHEMA public TO user") from exc
 
     def schema(self, script: str) -> None:
         """Create what ``script`` declares, in one transaction that concurrent starters wait for."""
@@ -262,7 +312,10 @@ class PostgresDatabase:
             conn = self._connection()
             with conn.transaction():
                 cur = conn.cursor()
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._key,))
+                # waits up to the timeout, as BEGIN IMMEDIATE does on SQLite (never forever); one round trip
+                # (no parameters: both numbers are this object's own ints)
+                cur.execute(f"SET LOCAL lock_timeout = {max(1, round(self.timeout * 1000))}; "
+                            f"SELECT pg_advisory_xact_lock({int(self._key)})")
                 yield PostgresTx(cur)
 
     def close(self) -> None:
@@ -280,7 +333,7 @@ class PostgresTx:
         return self._cur.execute(*postgres_sql(sql, params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if " IS ?" in sql or " IS NOT ?" in sql:  # each row's NULLs may rewrite the statement differently
+        if _compares_nulls(sql):  # each row's NULLs may rewrite the statement differently
             for row in rows:
                 self._cur.execute(*postgres_sql(sql, row))
         elif rows:
@@ -324,8 +377,14 @@ class CorpusLock:
             try:
                 yield
             finally:
-                with contextlib.suppress(Exception):  # closing the connection releases it anyway
-                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                try:  # closing the connection releases it anyway
+                    held = conn.execute("SELECT pg_advisory_unlock(%s)", (key,)).fetchone()[0]
+                except Exception:  # noqa: BLE001 - the connection is gone, and the lock with it
+                    held = False
+                if not held:  # the server ended the session mid-write (restart, network cut): say so
+                    log.warning("corpus %s: the cross-host writer lock (%s) was lost during %s, its connection "
+                                "ended; a write from another host may have overlapped it: if the corpus misses "
+                                "a change, make it again or rebuild the corpus", corpus, self.where, purpose)
         finally:
             conn.close()
 

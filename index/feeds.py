@@ -38,6 +38,8 @@ FEED_CONTENT_TYPES = ("application/rss+xml", "application/atom+xml", "applicatio
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/x-rss+xml")
 _TRACKING = re.compile(r"^(utm_[a-z_]+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid)$", re.I)
 _TAG = re.compile(r"<[^>]+>")
+# Control characters (NUL among them, which PostgreSQL's TEXT cannot hold): never part of a title, link or GUID.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_BACKOFF = 24 * 3600.0  # a feed that keeps failing is still tried once a day
 
 
@@ -53,7 +55,7 @@ def normalize_link(url: str) -> str:
 
 
 def _clean(text: str | None) -> str:
-    return " ".join(html.unescape(_TAG.sub(" ", text or "")).split())
+    return " ".join(_CONTROL.sub(" ", html.unescape(_TAG.sub(" ", text or ""))).split())
 
 
 # ------------------------------------------------------------------ parsing
@@ -118,6 +120,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
     seen: set[str] = set()
     for entry in parsed.entries:
         link = entry.get("link") or next((x.get("href") for x in entry.get("links", []) if x.get("href")), None)
+        link = _CONTROL.sub("", link or "")
         if not link:
             continue
         link = urljoin(url, link.strip())
@@ -126,7 +129,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
         seen.add(normalize_link(link))
         published = _iso(entry.get("published_parsed") or entry.get("updated_parsed"))
         items.append(FeedItem(link=link, title=_clean(entry.get("title"))[:300] or link,
-                              guid=(entry.get("id") or "").strip() or None, published=published))
+                              guid=_CONTROL.sub("", entry.get("id") or "").strip() or None, published=published))
     if all(i.published for i in items):
         items.sort(key=lambda i: i.published or "", reverse=True)
     title = _clean(parsed.feed.get("title")) or urlsplit(url).hostname or url
@@ -397,9 +400,11 @@ class FeedStore:
         return queued
 
     def queued(self, corpus: str, limit: int) -> list[QueuedItem]:
-        """Up to ``limit`` items to index: fewest attempts first, then taking turns between feeds, newest first."""
+        """Up to ``limit`` items to index: fewest attempts first, then taking turns between feeds, newest first
+        (undated last, on either database)."""
         rows = self.db.run("SELECT id, feed_id, link, title, published, attempts, announce FROM items "
-                           "WHERE corpus = ? AND status = 'queued' ORDER BY attempts, published DESC, id", (corpus,))
+                           "WHERE corpus = ? AND status = 'queued' ORDER BY attempts, published DESC NULLS LAST, id",
+                           (corpus,))
         by_feed: dict[int | None, list[QueuedItem]] = {}
         for r in rows:
             by_feed.setdefault(r[1], []).append(QueuedItem(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])))

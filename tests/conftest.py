@@ -118,26 +118,35 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    """A throwaway PostgreSQL server for the session (tests/pgserver.py). Skips when none can be started,
-    except in CI (CI=true), where that is a failure: the PostgreSQL tests must not silently not run."""
-    import importlib.util
+def require(available: bool, why: str) -> None:
+    """Skip the test when what it needs is not ``available``; in CI (CI=true) fail instead: the PostgreSQL
+    tests must not silently not run."""
+    if available:
+        return
+    if in_ci():
+        pytest.fail(f"{why}; CI=true requires the PostgreSQL tests to run")
+    pytest.skip(why)
 
+
+@pytest.fixture(scope="session")
+def psycopg_installed() -> None:
+    """psycopg, the optional extra newsqa[postgres] (``make test`` installs it)."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        require(False, "psycopg is not installed (the optional extra newsqa[postgres])")
+
+
+@pytest.fixture(scope="session")
+def postgres_server(psycopg_installed):
+    """A throwaway PostgreSQL server for the session (tests/pgserver.py). Skips when none can be started,
+    except in CI (CI=true), where that is a failure."""
     from tests.pgserver import PostgresServer, PostgresUnavailable
 
-    why = None
-    if importlib.util.find_spec("psycopg") is None:
-        why = "psycopg is not installed (the optional extra newsqa[postgres])"
-    else:
-        try:
-            server = PostgresServer.start()
-        except (PostgresUnavailable, OSError, KeyError) as exc:  # KeyError: no `nobody` user to run it as
-            why = f"no PostgreSQL server could be started: {exc}"
-    if why is not None:
-        if in_ci():
-            pytest.fail(f"{why}; CI=true requires the PostgreSQL tests to run")
-        pytest.skip(why)
+    try:
+        server = PostgresServer.start()
+    except (PostgresUnavailable, OSError, KeyError) as exc:  # KeyError: no `nobody` user to run it as
+        require(False, f"no PostgreSQL server could be started: {exc}")
     yield server
     server.stop()
 

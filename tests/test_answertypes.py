@@ -69,6 +69,14 @@ def test_sentence_types(sentence: str, kind: str, holds: bool) -> None:
         ("How much of the vote did she win?", None),
         ("How fast is pharmacy informatics growing?", None),  # a rate of growth, not a speed
         ("How many people did Columbus police arrest?", None),
+        # "how much" of something else, with a money word further on: a quantity of it, not an amount paid
+        ("How much time did she spend in prison?", None),
+        ("How much time will the new line cost commuters?", None),
+        ("How much longer will the fine weather last?", None),
+        ("How much gold did the mine sell last year?", None),
+        ("How much is the fine?", "money"),
+        ("How much more does the Pro model cost?", "money"),
+        ("How much profit did Tesla make?", "money"),
     ],
 )
 def test_asked_measure(question: str, asks: str | None) -> None:
@@ -81,3 +89,36 @@ def test_holds_measure() -> None:
     assert holds_measure("temperature", "It is -179 °C at the surface.") and holds_measure("speed", "a 16,000 rpm turbine")
     assert holds_measure("speed", "Stadia needs 35 Mbps for 4K.")
     assert not holds_measure("speed", "It will go 230 miles to more than 300 miles per charge.")
+
+
+@pytest.mark.parametrize(("kind", "text"), [
+    # how news pages write them: a unit written onto its number (BBC, Guardian, Reuters style) ...
+    ("temperature", "Temperatures reached 40C (104F) in the capital."),
+    ("temperature", "It fell to -12C overnight."),
+    ("speed", "Winds of up to 70mph are forecast."),
+    ("speed", "the 100km/h limit"),
+    ("speed", "a 1Gbps fibre line"),
+    ("speed", "gusts of 30 m/s"),
+    # ... and amounts in words or in other currencies
+    ("money", "The deal is worth a billion dollars."),
+    ("money", "half a million dollars in fines"),
+    ("money", "millions of dollars of damage"),
+    ("money", "A loaf now costs 10p more."),
+    ("money", "a fine of CHF 40,000"),
+    ("money", "It costs 500 kronor a month."),
+    ("money", "a 3,000 crore project"),
+])
+def test_holds_measure_as_news_pages_write_it(kind: str, text: str) -> None:
+    """A passage stating the value must not get its question declined (Engine._answer)."""
+    assert holds_measure(kind, text)
+
+
+@pytest.mark.parametrize(("kind", "text"), [
+    ("temperature", "Apple's M2 chip has an 8-core CPU."),
+    ("speed", "The M/S Estonia sank in 1994."),
+    ("speed", "He drove the route in record time."),
+    ("money", "The dollar rose against the yen."),
+    ("money", "The 1080p model ships in May."),
+])
+def test_holds_measure_needs_a_value(kind: str, text: str) -> None:
+    assert not holds_measure(kind, text)

@@ -7,6 +7,7 @@ would); the private-redirect test runs with it off and treats only the test serv
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +18,7 @@ from bot.stores import open_feed_store
 from index.engine import Engine
 from index.errors import FetchError
 from index.feedpoll import PollSettings, poll_corpus, unsubscribe
-from index.feeds import FeedError, FeedStore, fetch_feed, normalize_link, parse_feed
+from index.feeds import FeedError, FeedItem, FeedStore, fetch_feed, normalize_link, parse_feed
 from tests.feedserver import FeedServer, rfc822
 
 CORPUS = "default"
@@ -290,6 +291,29 @@ def test_max_feeds_duplicates_and_unknown_feeds_are_refused(store: FeedStore):
     with pytest.raises(FeedError, match="no feed 'nope' here; the feeds are: 1: Feed 0"):
         store.feed(CORPUS, "nope")
     assert store.feed(CORPUS, "feed 2").url == "https://example.com/2.xml"
+
+
+def test_control_characters_in_a_feed_are_dropped_on_both_databases(fake_engine: Engine, store: FeedStore,
+                                                                    server: FeedServer):
+    """A NUL in a feed's text (PostgreSQL's TEXT cannot hold one) is dropped when the feed is read: the item is
+    indexed under a clean title, not refused by one database only (and the feed failing at every check)."""
+    page = server.article("/news/dam-report", "Dam report", number=3)
+    server.feed("/nul.xml", [replace(page, title="Dam\x00 report\x07", guid="dam\x00-1")], title="Exampleton\x00 Herald")
+    subscribe(store, server, "/nul.xml")
+    report = poll_corpus(fake_engine, store, CORPUS, FAST)
+    assert report.checks[0].error is None and report.checks[0].queued == 1
+    assert [a.title for a in report.added] == ["Dam report"]
+    assert "dam-report" in doc_ids(fake_engine)
+
+
+def test_queued_items_come_newest_first_and_undated_last_on_both_databases(store: FeedStore):
+    """SQLite sorts NULL first and PostgreSQL last: the queue's order must not depend on which one it is."""
+    feed = store.add_feed(CORPUS, "https://example.com/feed.xml", "Herald")
+    store.queue(CORPUS, feed, [FeedItem("https://example.com/undated", "Undated"),
+                               FeedItem("https://example.com/old", "Old", published="2025-01-01T00:00:00+00:00"),
+                               FeedItem("https://example.com/new", "New", published="2025-03-01T00:00:00+00:00")])
+    assert [i.title for i in store.queued(CORPUS, 10)] == ["New", "Old", "Undated"]
+    assert [i.title for i in store.queued(CORPUS, 1)] == ["New"]
 
 
 def test_feed_fetch_refuses_loopback_by_default(server: FeedServer):
