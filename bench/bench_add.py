@@ -1,6 +1,11 @@
 """Time to add one article (~30 sentences) to a 10k-sentence index with the real model.
 
-    .venv/bin/python bench/bench_add.py [--base 10000] [--adds 5]
+    .venv/bin/python bench/bench_add.py [--base 10000] [--adds 5] [--encoder model|fake]
+
+At 100k sentences (HNSW), with the fake HashingEncoder (384 dims) so that the base needs no hour of
+real-model encoding (encoding the new article with the real model costs the same ~0.5 s at any size):
+
+    .venv/bin/python bench/bench_add.py --base 100000 --adds 3 --encoder fake --out bench/results/bench_add_100k.json
 
 The base corpus (seed article + synthetic news articles of 30 sentences, as .txt sources) is
 built once with Engine.build; its vectors come from a persistent embedding cache in --workdir
@@ -30,6 +35,8 @@ def main() -> int:
     ap.add_argument("--base", type=int, default=10000, help="sentences in the base index (default 10000)")
     ap.add_argument("--adds", type=int, default=5, help="articles added one by one (default 5)")
     ap.add_argument("--article-sentences", type=int, default=30)
+    ap.add_argument("--encoder", choices=("model", "fake"), default="model",
+                    help="model: the real all-MiniLM-L6-v2; fake: the HashingEncoder (384 dims), for large bases")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/newsqa-bench-add"),
                     help="sources and the base embedding cache (reused across runs); the index is rebuilt")
     ap.add_argument("--out", type=Path)
@@ -37,18 +44,19 @@ def main() -> int:
 
     info = common.machine_info()
     from index.documents import load_text
-    from index.embed import SentenceTransformerEncoder
+    from index.embed import HashingEncoder, SentenceTransformerEncoder
     from index.engine import Engine
 
     work = args.workdir
     src = work / f"sources-{args.base}"
     index_dir = work / "index"
-    cache_file = work / f"base-cache-{args.base}.sqlite"
+    cache_file = work / (f"base-cache-{args.base}.sqlite" if args.encoder == "model"
+                         else f"base-cache-{args.base}-{args.encoder}.sqlite")
     shutil.rmtree(index_dir, ignore_errors=True)
     if not src.exists():
         common.write_articles(src, common.synthetic_articles(args.base, seed=21))
     t = time.perf_counter()
-    encoder = SentenceTransformerEncoder()
+    encoder = SentenceTransformerEncoder() if args.encoder == "model" else HashingEncoder(dimension=384)
     model_load = time.perf_counter() - t
     info = {**info, **{k: v for k, v in common.machine_info().items() if k.startswith(("torch", "threadpool"))}}
     encoder.encode(["warm-up sentence one.", "warm-up sentence two."])
@@ -60,7 +68,10 @@ def main() -> int:
     t = time.perf_counter()
     base = engine.build(source_dir=src)
     base_s = time.perf_counter() - t
-    print(f"base: {base.sentences} sentences, {base.documents} documents in {base_s:.1f} s "
+    import json
+
+    index_type = json.loads((engine.corpus("default").current() / "manifest.json").read_text())["index_type"]
+    print(f"base: {base.sentences} sentences ({index_type}), {base.documents} documents in {base_s:.1f} s "
           f"({base.embedded} embedded now; cache {'warm' if base.embedded == 0 else 'cold, saved for next runs'})",
           flush=True)
     if base.embedded:
@@ -116,9 +127,11 @@ def main() -> int:
     payload = {
         "benchmark": "bench_add",
         "machine": common.finish_info(info),
-        "params": {"base": args.base, "adds": args.adds, "article_sentences": args.article_sentences},
+        "params": {"base": args.base, "adds": args.adds, "article_sentences": args.article_sentences,
+                   "encoder": args.encoder},
         "model_load_seconds": round(model_load, 2),
         "base_build": {"sentences": base.sentences, "documents": base.documents, "seconds": round(base_s, 2),
+                       "index_type": index_type,
                        "embedded": base.embedded},
         "median_add_seconds": round(med, 3),
         "target_seconds": 3.0,
