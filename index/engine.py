@@ -486,7 +486,7 @@ class Engine:
             known = {k: v for k, v in self._current_figures(cdir).items() if k not in new_ids}
             report = self._write_generation(
                 cdir, list(by_id.values()), progress, added_at=added_at, figures=known,
-                stage={"state": state, "save": documents_by_id(by_id, new_ids)},
+                stage={"state": state, "save": documents_by_id(by_id, new_ids)}, extends=True,
             )
             return replace(report, added=tuple(i for i in new_ids if i not in existing),
                            updated=tuple(i for i in new_ids if i in existing), duplicates=tuple(duplicates))
@@ -592,16 +592,28 @@ class Engine:
         added_at: dict[str, str],
         figures: dict[str, list[Figure]] | None = None,
         stage: dict | None = None,
+        extends: bool = False,
     ) -> ChangeReport:
         """Write a complete new generation and make it live (writer lock held), with the source changes
         in ``stage`` (state, save, drop; see store.CorpusDir.stage). Should any step before the switch
-        fail, the corpus is left exactly as it was, and the error says so."""
+        fail, the corpus is left exactly as it was, and the error says so.
+
+        ``extends``: ``docs`` are the live generation's documents with new ones after them (an add), so
+        the backend may extend what it built for the live generation (it checks that they really do;
+        a rebuild or a removal builds everything anew)."""
         cdir.root.mkdir(parents=True, exist_ok=True)
         cdir.collect_garbage(on_remove=self.backend.discard)
         number, final = cdir.next_generation()
         tmp = final.with_name(final.name + ".tmp")
+        previous = None
+        if extends:
+            try:
+                previous = cdir.current()
+            except NewsQAError:
+                previous = None  # no readable live generation: nothing to extend
         try:
-            report = self._write_new(cdir, docs, progress, added_at, figures, number, tmp, final, stage or {})
+            report = self._write_new(cdir, docs, progress, added_at, figures, number, tmp, final, stage or {},
+                                     previous)
         except (OSError, sqlite3.Error, RuntimeError, MemoryError) as exc:
             if cdir.current_token() == final.name:  # pragma: no cover - failed syncing after the switch
                 raise IndexWriteError(f"corpus {cdir.name!r}: generation {number} is live, but writing "
@@ -627,8 +639,8 @@ class Engine:
         return report
 
     def _write_new(self, cdir: CorpusDir, docs: list[Document], progress: Progress | None, added_at: dict[str, str],
-                   figures: dict[str, list[Figure]] | None, number: int, tmp: Path, final: Path, stage: dict
-                   ) -> ChangeReport:
+                   figures: dict[str, list[Figure]] | None, number: int, tmp: Path, final: Path, stage: dict,
+                   previous: Path | None = None) -> ChangeReport:
         started = time.perf_counter()
         tmp.mkdir()
 
@@ -680,7 +692,7 @@ class Engine:
             document_vectors=group_means(vectors, sent_doc, len(docs)) if total else np.zeros((len(docs), dim), np.float32),
             title_vectors=np.asarray(titles, dtype=np.float32).reshape(len(docs), dim),
         )
-        stored = self.backend.write(tmp, data, self.settings.retrieval)
+        stored = self.backend.write(tmp, data, self.settings.retrieval, previous=previous)
         seconds = time.perf_counter() - started
         manifest = {
             "format_version": FORMAT_VERSION,

@@ -302,12 +302,15 @@ class Scored:
     type_missing: float = 0.0  # 1 when the question asks for a kind of value the sentence lacks
 
 
+HNSW_EF_CONSTRUCTION = 80
+
+
 def make_faiss_index(vectors: np.ndarray, settings: RetrievalSettings) -> faiss.Index:
     """Exact inner-product search, or HNSW above ``settings.approximate_above`` vectors."""
     dim = vectors.shape[1]
     if len(vectors) > settings.approximate_above:
         index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     else:
         index = faiss.IndexFlatIP(dim)
     if len(vectors):
