@@ -290,6 +290,7 @@ def patch_write_path(timer: StageTimer) -> None:
     timer.patch(backend, "np", "numpy .npy files")  # a proxy: only the backend's np.save is timed
     timer.patch(engine, "group_means", "paragraph/document mean vectors")
     timer.patch(backend, "make_faiss_index", "faiss index build")
+    timer.patch(backend, "extended_hnsw", "faiss: extend the live HNSW graph (read, check, add)")
     timer.patch(faiss, "write_index", "faiss write")
     timer.patch(LexicalIndex, "build", "bm25 build")
     timer.patch(lexical, "_tokenize", "bm25 tokenize")

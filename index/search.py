@@ -134,6 +134,10 @@ _ASKS_NAME = re.compile(r"\bwho(m|se)?\b", re.I)
 # Columns of sentence_traits: the four below, then one per answer type (index.answertypes.TYPES), then
 # HEADING (1 for a sentence that is never an answer: a heading, the headline, a question subheading).
 TRAIT_BASE = 4
+# Recorded in each manifest: an add reuses the live generation's traits only when they were computed
+# by the same version (index.engine._kept_sentences). Bump it when sentence_traits, heading_flags or
+# index.answertypes change what they find.
+TRAITS_VERSION = 1
 TRAIT_HEADING = TRAIT_BASE + len(TYPES)
 TRAIT_COLUMNS = TRAIT_HEADING + 1
 

@@ -201,3 +201,68 @@ def test_appended_vectors_get_levels_of_their_own(tmp_path: Path) -> None:
     levels = faiss.vector_to_array(grown.hnsw.levels)
     assert not np.array_equal(levels[400:], levels[:100])
     assert 0.1 < np.mean(levels[400:] > 1) < 0.45  # about 1/M above the base level, as in a full build
+
+
+def _embedded_counts(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many texts each EmbeddingCache.embed call of ``engine`` is asked for."""
+    counts: list[int] = []
+    real = engine.cache.embed
+
+    def spy(encoder, texts, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        counts.append(len(texts))
+        return real(encoder, texts, **kwargs)
+
+    monkeypatch.setattr(engine.cache, "embed", spy)
+    return counts
+
+
+def test_an_add_takes_vectors_and_traits_of_the_kept_sentences_from_the_live_generation(
+        hnsw_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.engine import context_texts
+    from index.search import heading_flags, sentence_traits
+
+    counts = _embedded_counts(hnsw_engine, monkeypatch)
+    new = doc(100)
+    hnsw_engine.add([new])
+    hnsw_engine.add([doc(101), doc(102)])
+    # Only the new sentences (then with their context) and titles are looked up.
+    n1, n2 = len(new.sentences), len(doc(101).sentences) + len(doc(102).sentences)
+    assert counts == [n1, n1, 1, n2, n2, 2]
+    # What was taken over equals what computing everything anew gives.
+    live = hnsw_engine.corpus("default").current()
+    docs = hnsw_engine._live_docs(hnsw_engine.corpus("default"))[0]
+    texts = [s.text for d in docs for s in d.sentences]
+    encoder = HashingEncoder()
+    assert np.array_equal(np.load(live / "vectors.npy"), encoder.encode(texts))
+    assert np.array_equal(np.load(live / "context.npy"), encoder.encode(context_texts(docs)))
+    assert np.array_equal(np.load(live / "titles.npy"), encoder.encode([d.title for d in docs]))
+    headings = [f for d in docs for f in heading_flags(d.title, d.text, d.sentences, d.paragraphs)]
+    assert np.array_equal(np.load(live / "sentence_traits.npy"), sentence_traits(texts, headings))
+
+
+def test_traits_of_another_version_or_changed_code_are_computed_again(hnsw_engine: Engine,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.engine as engine_module
+
+    counts = _embedded_counts(hnsw_engine, monkeypatch)
+    total = hnsw_engine.stats().sentences
+    monkeypatch.setattr(engine_module, "TRAITS_VERSION", engine_module.TRAITS_VERSION + 1)
+    hnsw_engine.add([doc(100)])
+    assert counts[0] == total + len(doc(100).sentences), "another traits version: everything anew"
+    # Traits code that changed without a new version: the sample check notices and computes all again.
+    real = engine_module.sentence_traits
+
+    def changed(texts, headings=None):  # noqa: ANN001, ANN202
+        out = real(texts, headings)
+        out[:, 0] = 1 - out[:, 0]
+        return out
+
+    monkeypatch.setattr(engine_module, "sentence_traits", changed)
+    counts.clear()
+    hnsw_engine.add([doc(101)])
+    assert counts[0] == total + len(doc(100).sentences) + len(doc(101).sentences)
+    live = hnsw_engine.corpus("default").current()
+    traits = np.load(live / "sentence_traits.npy")
+    docs = hnsw_engine._live_docs(hnsw_engine.corpus("default"))[0]
+    texts = [s.text for d in docs for s in d.sentences]
+    assert np.array_equal(traits[:, 0], changed(texts)[:, 0])
