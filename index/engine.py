@@ -72,7 +72,8 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 # For crash tests and the fault benchmark only: when set, called with the name of each step of a
 # generation write as it starts ("embed", "tables", "arrays", "faiss", "bm25", "manifest", "publish",
-# "live"), so a test can kill a writer at a known step instead of at a random moment.
+# "live"; and "faiss extended" after an add extended a copy of the live HNSW graph, before writing it),
+# so a test can kill a writer at a known step instead of at a random moment.
 write_step_hook: Callable[[str], None] | None = None
 
 
