@@ -270,8 +270,10 @@ def patch_write_path(timer: StageTimer) -> None:
     """Time every stage of Engine.build/add and _write_generation (see index/engine.py)."""
     import faiss
 
+    import index.backend as backend
     import index.documents as documents
     import index.engine as engine
+    import index.lexical as lexical
     import index.store as store
     from index.embed import EmbeddingCache
     from index.lexical import LexicalIndex
@@ -285,11 +287,19 @@ def patch_write_path(timer: StageTimer) -> None:
     timer.patch(EmbeddingCache, "embed", "embedding (cache + encode)")
     timer.patch(engine, "extract_figures", "figures extraction")
     timer.patch(engine, "write_tables", "sqlite tables")
-    timer.patch(engine, "np", "numpy .npy files")  # a proxy: only the engine's np.save is timed
+    timer.patch(backend, "np", "numpy .npy files")  # a proxy: only the backend's np.save is timed
     timer.patch(engine, "group_means", "paragraph/document mean vectors")
-    timer.patch(engine, "make_faiss_index", "faiss index build")
+    timer.patch(backend, "make_faiss_index", "faiss index build")
+    timer.patch(backend, "extended_hnsw", "faiss: extend the live HNSW graph (read, check, add)")
     timer.patch(faiss, "write_index", "faiss write")
     timer.patch(LexicalIndex, "build", "bm25 build")
+    timer.patch(lexical, "_tokenize", "bm25 tokenize")
+    timer.patch(engine, "file_table", "manifest checksums (CRC-32 of every file)")
+    timer.patch(engine, "sentence_traits", "sentence traits (regexes)")
+    timer.patch(engine, "heading_flags", "heading flags")
+    timer.patch(engine, "context_texts", "context texts")
+    timer.patch(engine, "_fingerprint", "text fingerprints (dedupe)")
+    timer.patch(engine.Engine, "_current_figures", "read current figures back")
     timer.patch(LexicalIndex, "save", "bm25 save")
     timer.patch(store, "fsync_tree", "fsync generation")
     timer.patch(store, "atomic_write", "small atomic writes (manifest, CURRENT, state)")
@@ -302,6 +312,7 @@ NESTED = {
     "segmentation: sentences": "load documents (read + segment)",
     "segmentation: paragraphs": "load documents (read + segment)",
     "model encode": "embedding (cache + encode)",
+    "bm25 tokenize": "bm25 build",
 }
 
 

@@ -53,7 +53,16 @@ from .models import (
 )
 from .answertypes import asked_measure, holds_measure
 from .backend import GenerationData, IndexBackend, LocalBackend
-from .search import CorpusIndex, RetrievalSettings, Scored, group_means, heading_flags, sentence_traits
+from .search import (
+    TRAIT_HEADING,
+    TRAITS_VERSION,
+    CorpusIndex,
+    RetrievalSettings,
+    Scored,
+    group_means,
+    heading_flags,
+    sentence_traits,
+)
 from .segment import split_paragraphs, split_sentences
 from .store import FORMAT_VERSION, CorpusDir, SharedLock, atomic_write, check_corpus_name, file_table, write_tables
 
@@ -63,7 +72,8 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 # For crash tests and the fault benchmark only: when set, called with the name of each step of a
 # generation write as it starts ("embed", "tables", "arrays", "faiss", "bm25", "manifest", "publish",
-# "live"), so a test can kill a writer at a known step instead of at a random moment.
+# "live"; and "faiss extended" after an add extended a copy of the live HNSW graph, before writing it),
+# so a test can kill a writer at a known step instead of at a random moment.
 write_step_hook: Callable[[str], None] | None = None
 
 
@@ -434,7 +444,7 @@ class Engine:
         docs = self._source_docs(cdir, state, source_dir)
         if source_dir is not None:
             state["source_dir"] = str(Path(source_dir).resolve())
-        _, previous = self._current_docs(cdir, from_sources=False)
+        _, previous, _ = self._current_docs(cdir, from_sources=False)
         report = self._write_generation(cdir, docs, progress, added_at=previous, stage={"state": state})
         ids = {d.doc_id for d in docs}
         return replace(
@@ -460,7 +470,7 @@ class Engine:
         cdir = self.corpus(corpus)
         names = ", ".join(d.doc_id for d in documents[:3]) + (" ..." if len(documents) > 3 else "")
         with cdir.writer_lock(self.settings.lock_timeout, purpose=f"an add of {names} to corpus {corpus!r}"):
-            current, added_at = self._current_docs(cdir)
+            current, added_at, live = self._current_docs(cdir)
             by_id = {d.doc_id: d for d in current}
             existing = set(by_id)
             by_text = {_fingerprint(d.text): d for d in current}
@@ -487,6 +497,7 @@ class Engine:
             report = self._write_generation(
                 cdir, list(by_id.values()), progress, added_at=added_at, figures=known,
                 stage={"state": state, "save": documents_by_id(by_id, new_ids)},
+                extends=(live, current) if live is not None else None,
             )
             return replace(report, added=tuple(i for i in new_ids if i not in existing),
                            updated=tuple(i for i in new_ids if i in existing), duplicates=tuple(duplicates))
@@ -495,7 +506,7 @@ class Engine:
         """Remove a document from a corpus (also from future rebuilds)."""
         cdir = self.corpus(corpus)
         with cdir.writer_lock(self.settings.lock_timeout, purpose=f"a removal of {doc_id!r} from corpus {corpus!r}"):
-            current, added_at = self._current_docs(cdir)
+            current, added_at, _ = self._current_docs(cdir)
             if doc_id not in {d.doc_id for d in current}:
                 known = ", ".join(d.doc_id for d in current[:20])
                 raise DocumentNotFoundError(f"no document {doc_id!r} in corpus {corpus!r}; known documents: {known or 'none'}")
@@ -515,7 +526,7 @@ class Engine:
         """
         cdir = self.corpus(corpus)
         with cdir.writer_lock(self.settings.lock_timeout, purpose=f"a removal of {len(doc_ids)} documents from corpus {corpus!r}"):
-            current, added_at = self._current_docs(cdir)
+            current, added_at, _ = self._current_docs(cdir)
             gone = [d.doc_id for d in current if d.doc_id in set(doc_ids)]
             if not gone:
                 return None
@@ -527,38 +538,43 @@ class Engine:
             )
             return replace(report, removed=tuple(gone))
 
-    def _current_docs(self, cdir: CorpusDir, *, from_sources: bool = True) -> tuple[list[Document], dict[str, str]]:
-        """Documents of the live generation; when there is none or it is unreadable, those of its
-        sources (or nothing, without ``from_sources``), so that an add never drops the rest."""
+    def _current_docs(self, cdir: CorpusDir, *, from_sources: bool = True
+                      ) -> tuple[list[Document], dict[str, str], CorpusIndex | None]:
+        """Documents of the live generation (and that generation); when there is none or it is
+        unreadable, those of its sources (or nothing, without ``from_sources``) and None, so that an
+        add never drops the rest."""
         try:
             return self._live_docs(cdir)
         except NewsQAError as exc:
             if cdir.exists():
                 log.warning("corpus %s: live index unreadable (%s); starting from its sources", cdir.name, exc)
             if not from_sources:
-                return [], {}
-            return self._source_docs(cdir, cdir.read_state()), {}
+                return [], {}, None
+            return self._source_docs(cdir, cdir.read_state()), {}, None
 
-    def _live_docs(self, cdir: CorpusDir) -> tuple[list[Document], dict[str, str]]:
+    def _live_docs(self, cdir: CorpusDir) -> tuple[list[Document], dict[str, str], CorpusIndex]:
         idx = self.index(cdir.name)
         idx.wait_verified()  # a write copies these documents: they must have passed the checksum test
         docs, added_at = [], {}
+        # Two queries for all documents' sentences and paragraphs, not two per document (at 3,000
+        # documents those took 4 s of an add, bench_add_100k_before.json).
+        sentences_of: dict[int, list[Sentence]] = {}
+        for pos, p, n, a, b, t in idx.query(
+            "SELECT doc_pos, paragraph, sentence, start, \"end\", text FROM sentences ORDER BY id"
+        ):
+            sentences_of.setdefault(pos, []).append(Sentence(paragraph=p, sentence=n, start=a, end=b, text=t))
+        paragraphs_of: dict[int, list[tuple[int, int]]] = {}
+        for pos, a, b in idx.query("SELECT doc_pos, start, \"end\" FROM paragraphs ORDER BY id"):
+            paragraphs_of.setdefault(pos, []).append((a, b))
         for pos, doc_id, title, source, url, published, text, when in idx.query(
             "SELECT pos, doc_id, title, source, url, published, text, added_at FROM documents ORDER BY pos"
         ):
-            sentences = tuple(
-                Sentence(paragraph=p, sentence=n, start=a, end=b, text=t)
-                for p, n, a, b, t in idx.query(
-                    "SELECT paragraph, sentence, start, \"end\", text FROM sentences WHERE doc_pos = ? ORDER BY id", (pos,)
-                )
-            )
-            paragraphs = tuple(
-                (a, b) for a, b in idx.query("SELECT start, \"end\" FROM paragraphs WHERE doc_pos = ? ORDER BY id", (pos,))
-            )
+            sentences = tuple(sentences_of.get(pos, ()))
+            paragraphs = tuple(paragraphs_of.get(pos, ()))
             docs.append(Document(doc_id=doc_id, title=title, source=source, text=text, sentences=sentences,
                                  url=url, published=published, paragraphs=paragraphs))
             added_at[doc_id] = when
-        return docs, added_at
+        return docs, added_at, idx
 
     def _current_figures(self, cdir: CorpusDir) -> dict[str, list[Figure]]:
         """Figures of the live generation by document, so an add or remove need not extract them again."""
@@ -592,16 +608,23 @@ class Engine:
         added_at: dict[str, str],
         figures: dict[str, list[Figure]] | None = None,
         stage: dict | None = None,
+        extends: tuple[CorpusIndex, list[Document]] | None = None,
     ) -> ChangeReport:
         """Write a complete new generation and make it live (writer lock held), with the source changes
         in ``stage`` (state, save, drop; see store.CorpusDir.stage). Should any step before the switch
-        fail, the corpus is left exactly as it was, and the error says so."""
+        fail, the corpus is left exactly as it was, and the error says so.
+
+        ``extends``: for an add, the live generation and the documents read from it. When ``docs``
+        start with exactly those documents (nothing removed or replaced), their vectors and traits are
+        taken from it instead of being looked up and computed again, and the backend may extend what
+        it built for it (it checks that for itself). A rebuild or a removal builds everything anew."""
         cdir.root.mkdir(parents=True, exist_ok=True)
         cdir.collect_garbage(on_remove=self.backend.discard)
         number, final = cdir.next_generation()
         tmp = final.with_name(final.name + ".tmp")
         try:
-            report = self._write_new(cdir, docs, progress, added_at, figures, number, tmp, final, stage or {})
+            report = self._write_new(cdir, docs, progress, added_at, figures, number, tmp, final, stage or {},
+                                     extends)
         except (OSError, sqlite3.Error, RuntimeError, MemoryError) as exc:
             if cdir.current_token() == final.name:  # pragma: no cover - failed syncing after the switch
                 raise IndexWriteError(f"corpus {cdir.name!r}: generation {number} is live, but writing "
@@ -627,26 +650,39 @@ class Engine:
         return report
 
     def _write_new(self, cdir: CorpusDir, docs: list[Document], progress: Progress | None, added_at: dict[str, str],
-                   figures: dict[str, list[Figure]] | None, number: int, tmp: Path, final: Path, stage: dict
-                   ) -> ChangeReport:
+                   figures: dict[str, list[Figure]] | None, number: int, tmp: Path, final: Path, stage: dict,
+                   extends: tuple[CorpusIndex, list[Document]] | None = None) -> ChangeReport:
         started = time.perf_counter()
         tmp.mkdir()
 
         texts = [s.text for d in docs for s in d.sentences]
         total = len(texts)
+        live, kept_docs = extends if extends is not None else (None, [])
+        kept = _kept_sentences(live, kept_docs, docs)  # leading sentences whose data is the live generation's
+        if not kept:
+            kept_docs = []
+        fresh_docs = docs[len(kept_docs):]
 
         def step(done: int, todo: int) -> None:  # only sentences not embedded before count
             progress("embedding", done, todo)
 
         _step("embed")
-        vectors, embedded = self.cache.embed(self.encoder, texts, progress=step if progress else None)
+        # Vectors of the kept sentences come from the live generation (embedded by the same model: its
+        # manifest says so), as they would from the cache, without 2 lookups per sentence (7 s at 100k).
+        vectors, embedded = self.cache.embed(self.encoder, texts[kept:], progress=step if progress else None)
 
         def context_step(done: int, todo: int) -> None:
             progress("embedding context", done, todo)
 
         # Each sentence again with its context (title, previous sentence): readers' questions name the
         # story, not the words of the sentence that answers (bench/tune_ranker.py: +0.04 hit@1 held out).
-        context, _ = self.cache.embed(self.encoder, context_texts(docs), progress=context_step if progress else None)
+        context, _ = self.cache.embed(self.encoder, context_texts(fresh_docs),
+                                      progress=context_step if progress else None)
+        if kept:
+            vectors = np.concatenate([np.asarray(live.vectors[:kept], dtype=np.float32),
+                                      np.asarray(vectors, dtype=np.float32).reshape(-1, self.encoder.dimension)])
+            context = np.concatenate([np.asarray(live.context_vectors[:kept], dtype=np.float32),
+                                      np.asarray(context, dtype=np.float32).reshape(-1, self.encoder.dimension)])
         if progress:
             progress("indexing", total, total)
         sent_doc = np.repeat(np.arange(len(docs), dtype=np.int32), [len(d.sentences) for d in docs])
@@ -667,20 +703,26 @@ class Engine:
 
         _step("tables")
         write_tables(tmp / "docs.sqlite", docs, figures, added_at)
-        headings = [f for d in docs for f in heading_flags(d.title, d.text, d.sentences, d.paragraphs)]
-        titles, _ = self.cache.embed(self.encoder, [d.title for d in docs])
+        headings = [f for d in fresh_docs for f in heading_flags(d.title, d.text, d.sentences, d.paragraphs)]
+        traits = sentence_traits(texts[kept:], headings)
+        titles, _ = self.cache.embed(self.encoder, [d.title for d in fresh_docs])
         dim = self.encoder.dimension
+        titles = np.asarray(titles, dtype=np.float32).reshape(len(fresh_docs), dim)
+        if kept:
+            traits = np.concatenate([np.asarray(live.traits[:kept]), traits])
+            titles = np.concatenate([np.asarray(live.title_vectors[: len(kept_docs)], dtype=np.float32), titles])
         data = GenerationData(
             corpus=cdir.name, generation=number, texts=texts, paragraph_texts=para_texts,
             vectors=np.asarray(vectors, dtype=np.float32).reshape(total, dim),
             context=np.asarray(context, dtype=np.float32).reshape(total, dim),
-            sent_doc=sent_doc, sent_para=sent_para, traits=sentence_traits(texts, headings),
+            sent_doc=sent_doc, sent_para=sent_para, traits=traits,
             paragraph_doc=np.repeat(np.arange(len(docs), dtype=np.int64), [max(len(d.paragraphs), 1) for d in docs]),
             paragraph_vectors=group_means(vectors, sent_para, n_paras) if total else np.zeros((n_paras, dim), np.float32),
             document_vectors=group_means(vectors, sent_doc, len(docs)) if total else np.zeros((len(docs), dim), np.float32),
-            title_vectors=np.asarray(titles, dtype=np.float32).reshape(len(docs), dim),
+            title_vectors=titles,
         )
-        stored = self.backend.write(tmp, data, self.settings.retrieval)
+        # The backend checks for itself that these vectors extend the live generation's (index/backend.py).
+        stored = self.backend.write(tmp, data, self.settings.retrieval, previous=live.path if live is not None else None)
         seconds = time.perf_counter() - started
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -694,6 +736,7 @@ class Engine:
             "sentences": total,
             "figures": sum(len(f) for f in figures),
             "figures_version": FIGURES_VERSION,
+            "traits_version": TRAITS_VERSION,
             "built_at": now_iso(),
             "build_seconds": round(seconds, 3),
             "files": file_table(tmp),
@@ -719,6 +762,30 @@ class Engine:
     def close(self) -> None:
         if self._cache is not None:
             self._cache.close()
+
+
+def _kept_sentences(live: CorpusIndex | None, kept: list[Document], docs: list[Document]) -> int:
+    """How many leading sentences of the new generation (of ``docs``) are the live generation's, with
+    the same vectors and traits: all of its sentences when ``docs`` start with exactly the documents
+    read from it (``kept``, the same objects: nothing removed, replaced or reordered) and new ones
+    follow; else 0 (everything is computed anew)."""
+    if live is None or not kept or len(docs) <= len(kept) or any(a is not b for a, b in zip(docs, kept)):
+        return 0
+    n = sum(len(d.sentences) for d in kept)
+    if not all(hasattr(live, a) for a in ("vectors", "context_vectors", "traits", "title_vectors")):
+        return 0  # an index whose arrays live elsewhere (Milvus)
+    if live.size != n or live.manifest.get("traits_version") != TRAITS_VERSION:
+        return 0  # written before traits were versioned, or by another traits version
+    # Traits computed by code that changed without TRAITS_VERSION changing would be carried forward:
+    # a sample of them is computed again, and any difference computes them all.
+    rows = np.unique(np.linspace(0, n - 1, num=min(n, 200)).astype(np.int64))
+    texts = [s.text for d in kept for s in d.sentences]
+    again = sentence_traits([texts[i] for i in rows])
+    if not np.array_equal(again[:, :TRAIT_HEADING], np.asarray(live.traits[rows, :TRAIT_HEADING])):
+        log.info("corpus %s: sentence traits changed since %s; computing them all again",
+                 live.manifest.get("corpus"), live.path.name)
+        return 0
+    return n
 
 
 def context_texts(docs: Sequence[Document]) -> list[str]:

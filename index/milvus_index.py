@@ -88,7 +88,9 @@ class MilvusBackend:
 
     # ------------------------------------------------------------------ writing
 
-    def write(self, folder: Path, data: GenerationData, settings: RetrievalSettings) -> dict:
+    def write(self, folder: Path, data: GenerationData, settings: RetrievalSettings, *,
+              previous: Path | None = None) -> dict:
+        """(``previous`` is ignored: every generation gets collections of its own.)"""
         from .engine import _step  # the crash tests' step hook
 
         names = collection_names(self.config.prefix, data.corpus, data.generation)

@@ -134,6 +134,10 @@ _ASKS_NAME = re.compile(r"\bwho(m|se)?\b", re.I)
 # Columns of sentence_traits: the four below, then one per answer type (index.answertypes.TYPES), then
 # HEADING (1 for a sentence that is never an answer: a heading, the headline, a question subheading).
 TRAIT_BASE = 4
+# Recorded in each manifest: an add reuses the live generation's traits only when they were computed
+# by the same version (index.engine._kept_sentences). Bump it when sentence_traits, heading_flags or
+# index.answertypes change what they find.
+TRAITS_VERSION = 1
 TRAIT_HEADING = TRAIT_BASE + len(TYPES)
 TRAIT_COLUMNS = TRAIT_HEADING + 1
 
@@ -302,12 +306,15 @@ class Scored:
     type_missing: float = 0.0  # 1 when the question asks for a kind of value the sentence lacks
 
 
+HNSW_EF_CONSTRUCTION = 80
+
+
 def make_faiss_index(vectors: np.ndarray, settings: RetrievalSettings) -> faiss.Index:
     """Exact inner-product search, or HNSW above ``settings.approximate_above`` vectors."""
     dim = vectors.shape[1]
     if len(vectors) > settings.approximate_above:
         index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     else:
         index = faiss.IndexFlatIP(dim)
     if len(vectors):

@@ -7,6 +7,7 @@ live, after it the new one, and either way a fresh engine must load it and answe
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 
 from index.embed import HashingEncoder
 from index.engine import Engine, EngineSettings
+from index.search import RetrievalSettings
 
 pytestmark = pytest.mark.slow
 
@@ -24,10 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 STEPS = ["embed", "tables", "arrays", "faiss", "bm25", "manifest", "publish", "live"]
 
 
-def _start(index_dir: Path, seeds: Path, action: str, n: int, stop_at: str) -> subprocess.Popen:
+def _start(index_dir: Path, seeds: Path, action: str, n: int, stop_at: str, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "crash_worker.py"), str(index_dir), str(seeds), action, str(n), stop_at],
+        [sys.executable, str(ROOT / "tests" / "crash_worker.py"), str(index_dir), str(seeds), action, str(n), stop_at,
+         *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -73,3 +76,36 @@ def test_kill_at_each_step_of_a_write_leaves_a_complete_index(tmp_path: Path, se
     gens = sorted(p.name for p in cdir.root.glob("gen-*"))
     assert not any(name.endswith(".tmp") for name in gens)
     assert len(gens) <= 3
+
+
+def test_killing_an_add_that_extends_the_hnsw_index_leaves_the_live_one_untouched(tmp_path: Path,
+                                                                                  seeds_dir: Path) -> None:
+    """An add copies the live generation's HNSW graph and extends the copy (index.backend.extended_hnsw):
+    killed while doing so, or at any later step before the switch, the live generation keeps answering
+    with its sentences.faiss byte for byte as it was."""
+    index_dir = tmp_path / "index"
+    settings = EngineSettings(seeds_dir=seeds_dir, retrieval=RetrievalSettings(approximate_above=10))
+    engine = Engine(index_dir, HashingEncoder(), settings)
+    engine.ensure("default")
+    assert engine.stats().index_type == "IndexHNSWFlat"
+    engine.close()
+    cdir = engine.corpus("default")
+    live = cdir.current()
+    before = hashlib.sha256((live / "sentences.faiss").read_bytes()).hexdigest()
+    for n, step in enumerate(["faiss extended", "bm25", "manifest", "publish"], 1):
+        _kill_at(_start(index_dir, seeds_dir, "add", n, step, "10"), step)
+        assert cdir.current() == live, f"killed at {step!r}: CURRENT names {cdir.current_token()}"
+        assert hashlib.sha256((live / "sentences.faiss").read_bytes()).hexdigest() == before, step
+        fresh = Engine(index_dir, HashingEncoder(), settings)
+        assert "$485 billion" in fresh.ask("How much did NATO allies invest in defense in 2024?").hits[0].text
+        assert f"crash-article-{n}" not in {d.doc_id for d in fresh.documents()}
+        fresh.close()
+    proc = _start(index_dir, seeds_dir, "add", 99, "none", "10")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and out.split() == ["extended", "1", "done"], (out, err)
+    assert hashlib.sha256((live / "sentences.faiss").read_bytes()).hexdigest() == before
+    fresh = Engine(index_dir, HashingEncoder(), settings)
+    assert fresh.stats().index_type == "IndexHNSWFlat"
+    assert "crash-article-99" in {d.doc_id for d in fresh.documents()}
+    assert "$485 billion" in fresh.ask("How much did NATO allies invest in defense in 2024?").hits[0].text
+    fresh.close()
