@@ -131,15 +131,41 @@ def sentences_schema(client: Any, shared: bool, traits: int) -> tuple[Any, Any]:
     return s, index
 
 
-class PerCorpus:
+class Layout:
+    """What both layouts do alike: a corpus's live generation (a collection or a key) by corpus name; a
+    replacement writes the new generation, switches to it, then frees the old one (``free``)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.live: dict[str, str] = {}  # corpus -> its live collection or key
+
+    def write(self, corpus: Corpus, generation: int) -> str:
+        raise NotImplementedError
+
+    def free(self, old: str) -> None:
+        raise NotImplementedError
+
+    def add(self, corpus: Corpus) -> None:
+        self.live[corpus.name] = self.write(corpus, 1)
+
+    def replace(self, corpus: Corpus, generation: int) -> dict[str, float]:
+        t0 = time.perf_counter()
+        new = self.write(corpus, generation)
+        t1 = time.perf_counter()
+        old, self.live[corpus.name] = self.live[corpus.name], new  # the switch (CURRENT in the engine)
+        self.free(old)
+        t2 = time.perf_counter()
+        return {"write_new": t1 - t0, "free_old": t2 - t1}
+
+
+class PerCorpus(Layout):
     """(a) A collection per corpus and generation: newsqa_<corpus>_g<generation>."""
 
     name = "per-corpus"
 
     def __init__(self, client: Any, traits: int) -> None:
-        self.client = client
+        super().__init__(client)
         self.traits = traits
-        self.live: dict[str, str] = {}  # corpus -> its live collection
 
     def write(self, corpus: Corpus, generation: int) -> str:
         """Create the generation's collection, insert, flush, count (as MilvusBackend.write)."""
@@ -152,17 +178,8 @@ class PerCorpus:
         assert got == len(corpus.texts), (name, got)
         return name
 
-    def add(self, corpus: Corpus) -> None:
-        self.live[corpus.name] = self.write(corpus, 1)
-
-    def replace(self, corpus: Corpus, generation: int) -> dict[str, float]:
-        t0 = time.perf_counter()
-        new = self.write(corpus, generation)
-        t1 = time.perf_counter()
-        old, self.live[corpus.name] = self.live[corpus.name], new  # the switch (CURRENT in the engine)
+    def free(self, old: str) -> None:
         self.client.drop_collection(old)
-        t2 = time.perf_counter()
-        return {"write_new": t1 - t0, "free_old": t2 - t1}
 
     def search(self, corpus: str, vector: list[float] | None, terms: str | None) -> list[dict]:
         name = self.live[corpus]
@@ -176,16 +193,15 @@ class PerCorpus:
         return len(self.client.list_collections())
 
 
-class Shared:
+class Shared(Layout):
     """(b) One collection for every corpus; the key "corpus@generation" is the partition key."""
 
     name = "shared"
 
     def __init__(self, client: Any, traits: int) -> None:
-        self.client = client
+        super().__init__(client)  # live keys: in the records store, in a deployment
         schema, index = sentences_schema(client, True, traits)
         _create_collection(client, SHARED, schema, index)
-        self.live: dict[str, str] = {}  # corpus -> its live key (in the records store, in a deployment)
 
     def write(self, corpus: Corpus, generation: int) -> str:
         key = f"{corpus.name}@{generation}"
@@ -199,19 +215,10 @@ class Shared:
         rows = self.client.query(SHARED, filter=f"corpus == {json.dumps(key)}", output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
 
-    def add(self, corpus: Corpus) -> None:
-        self.live[corpus.name] = self.write(corpus, 1)
-
-    def replace(self, corpus: Corpus, generation: int) -> dict[str, float]:
-        t0 = time.perf_counter()
-        new = self.write(corpus, generation)
-        t1 = time.perf_counter()
-        old, self.live[corpus.name] = self.live[corpus.name], new
+    def free(self, old: str) -> None:
         self.client.delete(SHARED, filter=f"corpus == {json.dumps(old)}")
         self.client.flush(SHARED)
         assert self.count(old) == 0
-        t2 = time.perf_counter()
-        return {"write_new": t1 - t0, "free_old": t2 - t1}
 
     def search(self, corpus: str, vector: list[float] | None, terms: str | None) -> list[dict]:
         where = f"corpus == {json.dumps(self.live[corpus])}"
