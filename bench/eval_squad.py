@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 sys.path.insert(0, str(ROOT / "bench"))
 import common  # noqa: E402
-from index.answertypes import asked_measure, holds_measure  # noqa: E402
+from index.answertypes import asked_measure, missing_measure  # noqa: E402
 from index.embed import ModelEncoder  # noqa: E402
 from index.engine import Engine, EngineSettings  # noqa: E402
 from index.models import Document  # noqa: E402
@@ -189,7 +189,7 @@ def confidences(idx: CorpusIndex, questions: list[str], vectors: np.ndarray, con
             window = " ".join(r[0] for r in idx.query(
                 "SELECT text FROM sentences WHERE doc_pos = ? AND paragraph = ? AND sentence BETWEEN ? AND ? ORDER BY sentence",
                 (doc, para, number - context, number + context)))
-            c = c if holds_measure(kind, window) else 0.0
+            c = 0.0 if missing_measure(q, window) else c
         out.append(c)
     return np.array(out)
 

@@ -17,7 +17,7 @@ import statistics
 from datetime import datetime, timezone
 from pathlib import Path
 
-from index.answertypes import asked_measure, holds_measure
+from index.answertypes import missing_measure
 from index.database import PostgresDatabase, SqliteDatabase
 from index.models import Answer, Citation, Hit
 
@@ -99,8 +99,7 @@ def answer_from_dict(data: dict) -> Answer:
     if missing is None and not answered and hits:
         # Not stored with the question: said again from what is (the value asked for, absent from the
         # best passage), so "Show closest passages" tells why, as the first reply did.
-        kind = asked_measure(data["question"])
-        missing = kind if kind and not holds_measure(kind, hits[0].context) else None
+        missing = missing_measure(data["question"], hits[0].context)
     return Answer(question=data["question"], answered=answered,
                   confidence=float(data["confidence"]), hits=tuple(hits), close_call=bool(data.get("close_call", False)),
                   missing=missing)

@@ -143,6 +143,12 @@ def holds_measure(kind: str, text: str) -> bool:
     return bool(_MEASURE_UNIT[kind].search(text))
 
 
+def missing_measure(question: str, passage: str) -> str | None:
+    """The kind of measured value the question asks for that ``passage`` does not state, or None."""
+    kind = asked_measure(question)
+    return kind if kind and not holds_measure(kind, passage) else None
+
+
 def question_types(question: str) -> tuple[str, ...]:
     """The kinds of value (from TYPES) a question asks for; empty when it asks for none in particular."""
     for kinds, pattern in _QUESTION:

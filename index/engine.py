@@ -51,7 +51,7 @@ from .models import (
     Passage,
     Sentence,
 )
-from .answertypes import asked_measure, holds_measure
+from .answertypes import missing_measure
 from .backend import GenerationData, IndexBackend, LocalBackend
 from .search import (
     TRAIT_HEADING,
@@ -235,13 +235,14 @@ class Engine:
         confidence = idx.confidence(scored[0])
         hits = self._hits(idx, scored, k)
         answered = confidence >= self.settings.retrieval.threshold
-        measure = asked_measure(question) if answered and self.settings.retrieval.decline_missing_measure else None
         missing = None
-        if measure and not holds_measure(measure, hits[0].context):
+        if answered and self.settings.retrieval.decline_missing_measure:
+            missing = missing_measure(question, hits[0].context)
+        if missing:
             # Asked for an amount of money, a temperature or a speed, and the best passage states none:
             # the page is about the story but does not give the value (news-dev's near misses: "How much
             # will the new MacBook cost?"). Declined rather than shown as the answer; see bench/eval_news.py.
-            answered, missing = False, measure
+            answered = False
         # hits come from scored, so two hits mean a runner-up exists.
         close_call = len(hits) > 1 and scored[0].score - scored[1].score < self.settings.retrieval.close_call_margin
         return Answer(question=question, answered=answered, confidence=confidence, hits=tuple(hits),
