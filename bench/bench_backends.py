@@ -1,6 +1,6 @@
 """Build and warm answer latency, INDEX_BACKEND=local vs milvus (milvus-lite), side by side.
 
-    .venv/bin/python bench/bench_backends.py [--sizes 10000,100000] [--questions 200] [--work DIR]
+    .venv/bin/python bench/bench_backends.py [--sizes 10000,100000] [--questions 200] [--work DIR] [--out FILE]
 
 For each size, one corpus of synthetic news articles (bench/common.synthetic_articles) is built with
 each backend through the engine (``Engine.add``, as `newsqa add` does), then the same questions are
@@ -48,6 +48,8 @@ def main() -> int:
     ap.add_argument("--questions", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--work", type=Path, default=None, help="keep the indexes here (default: a temp dir)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="write the figures here (default bench/results/backends.json)")
     args = ap.parse_args()
     info = common.machine_info()
     tmp = None
@@ -107,7 +109,7 @@ def main() -> int:
             if close:
                 close()
     common.finish_info(info)
-    path = common.write_results("backends", out)
+    path = common.write_results("backends", out, args.out)
     print(f"written to {path}")
     if tmp is not None:
         tmp.cleanup()

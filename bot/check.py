@@ -126,6 +126,21 @@ def run_check(settings: Settings, index_dir: Path | None = None) -> int:
 
     index_ok = checks.run("RECORDS_URL", records_store) and index_ok
 
+    def shared_corpora() -> str:
+        if not settings.share_corpora:
+            return f"false: corpora under INDEX_DIR ({index_dir})"
+        from index.shared import SharedCorpora
+
+        corpora = SharedCorpora(settings.records_url or "", index_dir)  # connects, creates its tables
+        try:
+            names = corpora.names()
+        finally:
+            corpora.close()
+        return (f"true: {len(names)} corpus{'es' if len(names) != 1 else ''} in {corpora.where}; INDEX_DIR "
+                "is this host's cache")
+
+    index_ok = checks.run("SHARE_CORPORA", shared_corpora) and index_ok
+
     encoder = None
 
     def model() -> str:
@@ -150,8 +165,10 @@ def run_check(settings: Settings, index_dir: Path | None = None) -> int:
         from index.engine import Engine
 
         from .runtime import engine_settings
+        from .stores import open_corpora
 
-        engine = Engine(index_dir, encoder, engine_settings(settings), backend=backend)
+        engine = Engine(index_dir, encoder, engine_settings(settings), backend=backend,
+                        corpora=open_corpora(settings, index_dir, backend))
         try:
             corpora = engine.corpora()
             if not corpora:

@@ -59,10 +59,15 @@ def make_engine(settings: Settings, index_dir: Path | None = None) -> Engine:
 
     index_dir = Path(index_dir or settings.index_dir)
     encoder = ModelEncoder(settings.embed_model, backend=settings.encoder, models_dir=index_dir / "models")
-    from .stores import corpus_lock
+    from .stores import open_corpora
 
-    return Engine(index_dir, encoder, engine_settings(settings), backend=make_backend(settings, index_dir),
-                  shared_lock=corpus_lock(settings))
+    backend = make_backend(settings, index_dir)
+    corpora = open_corpora(settings, index_dir, backend)
+    adopt = getattr(corpora, "adopt_all", None)
+    if adopt is not None:  # corpora this host built before SHARE_CORPORA move into the database once
+        for name in adopt(timeout=EngineSettings().lock_timeout):
+            log.info("corpus %s now lives in %s", name, corpora.where)
+    return Engine(index_dir, encoder, engine_settings(settings), backend=backend, corpora=corpora)
 
 
 def load_model(engine: Engine) -> None:

@@ -40,6 +40,7 @@ class Settings:
     milvus_token: str | None = field(default=None, repr=False)  # never printed
     milvus_db: str | None = None
     records_url: str | None = field(default=None, repr=False)  # PostgreSQL URL (holds a password); None: SQLite files
+    share_corpora: bool = False  # corpora in RECORDS_URL's database, INDEX_DIR a per-host cache (docs/SCALING.md)
     shard_count: int | None = None  # Discord shards in all; None: one unsharded connection
     shard_ids: tuple[int, ...] | None = None  # the shards this process runs; None: all of them
     log_level: str = "INFO"
@@ -161,6 +162,11 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
         raise SettingsError(f"RECORDS_URL starts with {scheme}; it must be a PostgreSQL URL "
                             "(postgresql://user:password@host:5432/database), or empty for the SQLite files under "
                             "INDEX_DIR")
+    share_corpora = _bool(env, "SHARE_CORPORA", False)
+    if share_corpora and not records_url:
+        raise SettingsError("SHARE_CORPORA=true keeps the corpora in the PostgreSQL database of RECORDS_URL, which is "
+                            "empty: set RECORDS_URL (postgresql://user:password@host:5432/database), or set "
+                            "SHARE_CORPORA=false to keep them under INDEX_DIR")
     shard_count = _int(env, "SHARD_COUNT", None, minimum=1)
     shard_ids = None
     if env.get("SHARD_IDS", "").strip():
@@ -187,6 +193,7 @@ def load_settings(env_file: Path | None = Path(".env"), environ: Mapping[str, st
         milvus_token=env.get("MILVUS_TOKEN", "").strip() or None,
         milvus_db=env.get("MILVUS_DB", "").strip() or None,
         records_url=records_url,
+        share_corpora=share_corpora,
         shard_count=shard_count,
         shard_ids=shard_ids,
         log_level=level,

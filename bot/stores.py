@@ -9,12 +9,17 @@ imported only in that case.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index.database import CorpusLock, PostgresDatabase, SqliteDatabase
 from index.feeds import FeedStore
+from index.store import Corpora, LocalCorpora
 
 from .records import Records
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from index.backend import IndexBackend
 
 
 def open_database(settings: Settings, index_dir: Path, *, name: str,
@@ -39,3 +44,13 @@ def open_feed_store(settings: Settings, index_dir: Path | None = None) -> FeedSt
 def corpus_lock(settings: Settings) -> CorpusLock | None:
     """The lock writers of a corpus take across hosts (with RECORDS_URL), besides the local flock."""
     return CorpusLock(settings.records_url) if settings.records_url else None
+
+
+def open_corpora(settings: Settings, index_dir: Path, backend: IndexBackend) -> Corpora:
+    """Where the corpora live: under INDEX_DIR, or (SHARE_CORPORA) in RECORDS_URL's database with INDEX_DIR
+    as this host's cache (index.shared)."""
+    if settings.share_corpora and settings.records_url:
+        from index.shared import SharedCorpora
+
+        return SharedCorpora(settings.records_url, index_dir, outside=getattr(backend, "outside_files", None))
+    return LocalCorpora(index_dir, corpus_lock(settings))

@@ -50,6 +50,9 @@ class IndexBackend(Protocol):
     """Writes and loads the searchable part of generations (see the module docstring)."""
 
     name: str  # recorded in each manifest as "backend"
+    # the files of a generation folder that name what it stored outside the folder: what ``discard``
+    # reads (index.shared fetches just these to free a generation another host wrote)
+    outside_files: tuple[str, ...]
 
     def write(self, folder: Path, data: GenerationData, settings: RetrievalSettings, *,
               previous: Path | None = None) -> dict:
@@ -76,6 +79,7 @@ class LocalBackend:
     """FAISS + bm25s + numpy files in the generation folder (the default)."""
 
     name = "local"
+    outside_files: tuple[str, ...] = ()
 
     def __init__(self, *, extend: bool = True) -> None:
         self.extend = extend  # False: always build the HNSW graph anew (bench/bench_add.py compares both)

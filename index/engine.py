@@ -64,7 +64,8 @@ from .search import (
     sentence_traits,
 )
 from .segment import split_paragraphs, split_sentences
-from .store import FORMAT_VERSION, CorpusDir, SharedLock, atomic_write, check_corpus_name, file_table, write_tables
+from .store import (FORMAT_VERSION, CorpusDir, Corpora, LocalCorpora, SharedLock, atomic_write, check_corpus_name,
+                    file_table, write_tables)
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +117,13 @@ class Engine:
     """Builds, updates and answers from the corpora of one index directory."""
 
     def __init__(self, index_dir: Path, encoder: Encoder, settings: EngineSettings | None = None,
-                 backend: IndexBackend | None = None, shared_lock: SharedLock | None = None) -> None:
+                 backend: IndexBackend | None = None, shared_lock: SharedLock | None = None,
+                 corpora: Corpora | None = None) -> None:
         self.index_dir = Path(index_dir)
-        self.shared_lock = shared_lock  # writers on other hosts (RECORDS_URL), besides each corpus's flock
+        # where each corpus's live generation and sources are kept: this directory (the default), or
+        # PostgreSQL with this directory as the host's cache (index.shared, SHARE_CORPORA); writers also
+        # take ``shared_lock`` (RECORDS_URL's advisory lock: other hosts) besides each corpus's flock
+        self.registry: Corpora = corpora or LocalCorpora(self.index_dir, shared_lock)
         self.encoder = encoder
         self.settings = settings or EngineSettings()
         self.backend: IndexBackend = backend or LocalBackend()
@@ -151,11 +156,10 @@ class Engine:
     # ----------------------------------------------------------------- reading
 
     def corpus(self, name: str) -> CorpusDir:
-        return CorpusDir(self.index_dir, name, self.shared_lock)
+        return self.registry.corpus(name)
 
     def corpora(self) -> list[str]:
-        root = self.index_dir / "corpora"
-        return sorted(p.name for p in root.iterdir() if (p / "CURRENT").exists()) if root.is_dir() else []
+        return self.registry.names()
 
     def has_corpus(self, name: str) -> bool:
         return self.corpus(name).exists()
@@ -763,6 +767,7 @@ class Engine:
     def close(self) -> None:
         if self._cache is not None:
             self._cache.close()
+        self.registry.close()
 
 
 def _kept_sentences(live: CorpusIndex | None, kept: list[Document], docs: list[Document]) -> int:

@@ -67,6 +67,7 @@ class MilvusBackend:
     """Writes generations into Milvus collections and loads them as MilvusCorpusIndex."""
 
     name = "milvus"
+    outside_files = ("milvus.json",)
 
     def __init__(self, config: MilvusConfig, client: Any | None = None) -> None:
         self.config = config

@@ -100,6 +100,16 @@ class SharedLock(Protocol):
     def hold(self, corpus: str, *, timeout: float | None, purpose: str) -> ContextManager[None]: ...
 
 
+class Corpora(Protocol):
+    """Where the corpora are kept: ``LocalCorpora`` (below) or ``index.shared.SharedCorpora``."""
+
+    def corpus(self, name: str) -> CorpusDir: ...
+
+    def names(self) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
 class CorpusDir:
     """Paths and state of one corpus inside an index directory."""
 
@@ -137,15 +147,18 @@ class CorpusDir:
         except FileNotFoundError:
             return None
 
+    def generation_numbers(self) -> list[int]:
+        """The numbers of the generation folders here, finished or not."""
+        return [int(m.group(1)) for p in self.root.glob("gen-*") if (m := _GEN.match(p.name.split(".")[0]))]
+
     def next_generation(self) -> tuple[int, Path]:
-        numbers = [int(m.group(1)) for p in self.root.glob("gen-*") if (m := _GEN.match(p.name.split(".")[0]))]
-        n = max(numbers, default=0) + 1
+        n = max(self.generation_numbers(), default=0) + 1
         return n, self.root / f"gen-{n:06d}"
 
     def read_state(self) -> dict[str, Any]:
         try:
             state = json.loads((self.root / "state.json").read_text(encoding="utf-8"))
-            problem = _state_problem(state)
+            problem = state_problem(state)
         except FileNotFoundError:
             return {"source_dir": None, "removed": []}
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -168,11 +181,7 @@ class CorpusDir:
     def stage(self, generation: int, *, state: dict[str, Any] | None = None, save: list[Document] = (),
               drop: list[str] = ()) -> None:
         """Record source changes that take effect when ``generation`` goes live (see the module doc)."""
-        payload = {
-            "state": state,
-            "save": [{k: v for k, v in asdict(d).items() if k not in ("sentences", "paragraphs")} for d in save],
-            "drop": list(drop),
-        }
+        payload = staged_changes(state, save, drop)
         atomic_write(self.root / f"pending-{generation:06d}.json", json.dumps(payload, ensure_ascii=False))
 
     def unstage(self, generation: int) -> None:
@@ -212,8 +221,9 @@ class CorpusDir:
             except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
                 log.error("skipping unreadable added document %s: %s", path, exc)
                 continue
-            if not isinstance(saved, dict) or not all(isinstance(saved.get(k), str) for k in _SAVED_KEYS):
-                log.error("skipping added document %s: not a saved document (needs %s)", path, ", ".join(_SAVED_KEYS))
+            problem = saved_document_problem(saved)
+            if problem:
+                log.error("skipping added document %s: %s", path, problem)
                 continue
             out.append(saved)
         return out
@@ -308,7 +318,43 @@ class CorpusDir:
             return "another command"
 
 
-def _state_problem(state: Any) -> str | None:
+class LocalCorpora:
+    """The corpora of one index directory, kept on its own disk (the default; ``index.shared`` keeps
+    them in PostgreSQL for several hosts)."""
+
+    def __init__(self, index_dir: Path, shared_lock: SharedLock | None = None) -> None:
+        self.index_dir = Path(index_dir)
+        self.shared_lock = shared_lock
+
+    def corpus(self, name: str) -> CorpusDir:
+        return CorpusDir(self.index_dir, name, self.shared_lock)
+
+    def names(self) -> list[str]:
+        """The corpora that have a live generation."""
+        root = self.index_dir / "corpora"
+        return sorted(p.name for p in root.iterdir() if (p / "CURRENT").exists()) if root.is_dir() else []
+
+    def close(self) -> None:
+        pass
+
+
+def staged_changes(state: dict[str, Any] | None, save: list[Document], drop: list[str]) -> dict[str, Any]:
+    """The source changes a write makes, as ``CorpusDir.stage`` keeps them until its generation is live."""
+    return {
+        "state": state,
+        "save": [{k: v for k, v in asdict(d).items() if k not in ("sentences", "paragraphs")} for d in save],
+        "drop": list(drop),
+    }
+
+
+def saved_document_problem(saved: Any) -> str | None:
+    """Why a saved (added) document cannot be used, or None."""
+    if not isinstance(saved, dict) or not all(isinstance(saved.get(k), str) for k in _SAVED_KEYS):
+        return f"not a saved document (needs {', '.join(_SAVED_KEYS)})"
+    return None
+
+
+def state_problem(state: Any) -> str | None:
     """Why a parsed state.json cannot be used (valid JSON of the wrong shape), or None."""
     if not isinstance(state, dict):
         return f"expected a JSON object, found {type(state).__name__}"

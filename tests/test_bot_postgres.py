@@ -2,8 +2,8 @@
 changes through one (an article, a feed, the audit log, a question gone unanswered) is seen by the other.
 
 Both bots are real ``create_bot`` instances, each with its own engine, records and feeds connections, as
-two processes on two hosts would have; they share the PostgreSQL database and (as on one host, or a
-shared file system) INDEX_DIR, which still holds the corpora.
+two processes on two hosts would have; they share the PostgreSQL database and either INDEX_DIR (as on one
+host, or a shared file system), or, with SHARE_CORPORA, nothing else: each has its own INDEX_DIR.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import simcord
 
 from bot.app import RECORDS_UNAVAILABLE, SEEDS_CORPUS, NewsQABot, create_bot
 from bot.settings import Settings
-from bot.stores import corpus_lock
+from bot.stores import open_corpora
+from index.backend import LocalBackend
 from index.database import PostgresDatabase
 from index.embed import HashingEncoder
 from index.engine import Engine, EngineSettings
@@ -41,9 +42,11 @@ def server() -> Iterator[FeedServer]:
 
 
 def start_process(settings: Settings) -> tuple[Engine, NewsQABot]:
-    """What `newsqa run` builds in one process: an engine (with the cross-host writer lock) and the bot."""
-    engine = Engine(settings.index_dir, HashingEncoder(), EngineSettings(seeds_dir=SEEDS),
-                    shared_lock=corpus_lock(settings))
+    """What `newsqa run` builds in one process: an engine (with the cross-host writer lock, and with
+    SHARE_CORPORA its corpora in the database) and the bot."""
+    backend = LocalBackend()
+    engine = Engine(settings.index_dir, HashingEncoder(), EngineSettings(seeds_dir=SEEDS), backend=backend,
+                    corpora=open_corpora(settings, settings.index_dir, backend))
     engine.ensure(SEEDS_CORPUS)
     return engine, create_bot(engine, settings)
 
@@ -131,6 +134,37 @@ def test_admin_changes_through_one_process_are_seen_by_the_other(tmp_path: Path,
         # it all went through PostgreSQL: no SQLite records beside the shared corpora
         assert isinstance(bot_a.get_cog("Feeds").store.db, PostgresDatabase)
         assert not (shared.index_dir / "bot.sqlite").exists() and not (shared.index_dir / "feeds.sqlite").exists()
+    finally:
+        for process in (a, b):
+            if process is not None:
+                process.stop()
+        engine_a.close()
+        engine_b.close()
+
+
+def test_hosts_with_their_own_index_dirs_share_the_corpora(tmp_path: Path, postgres_url: str) -> None:
+    """SHARE_CORPORA: the corpora are in the database too, so hosts need no shared file system. An article
+    added through A is answered by B; B's rebuild keeps it (its source is in the database) and A answers
+    from B's generation."""
+    common = Settings(seeds_dir=SEEDS, cooldown_questions=50, feed_poll_minutes=0, records_url=postgres_url,
+                      share_corpora=True, shard_count=2)
+    engine_a, bot_a = start_process(replace(common, index_dir=tmp_path / "host-a"))
+    engine_b, bot_b = start_process(replace(common, index_dir=tmp_path / "host-b", shard_ids=(1,)))
+    a = b = None
+    try:
+        a, b = Process(bot_a), Process(bot_b)
+        added = a.do(a.admin.slash(a.channel, "add-article", file=("zorblax.txt", ZORB.encode())))
+        assert "Added: `" in added.response.content
+        answer = b.do(b.alice.slash(b.channel, "ask", question=ZORB_QUESTION))
+        assert "900 tonnes" in answer.response.embeds[0].description
+
+        b.do(b.admin.slash(b.channel, "reindex"))
+        answer = a.do(a.alice.slash(a.channel, "ask", question=ZORB_QUESTION))
+        assert "900 tonnes" in answer.response.embeds[0].description
+        (corpus,) = [c for c in engine_a.corpora() if c != SEEDS_CORPUS]  # the server's own corpus
+        live = engine_a.index(corpus).path
+        assert live == tmp_path / "host-a" / "corpora" / corpus / live.name  # A's own copy
+        assert engine_b.index(corpus).path == tmp_path / "host-b" / "corpora" / corpus / live.name  # of B's write
     finally:
         for process in (a, b):
             if process is not None:

@@ -20,7 +20,7 @@ def env(tmp_path, monkeypatch):
     """A clean environment in an empty folder (no .env), with good settings; tests break one."""
     monkeypatch.chdir(tmp_path)
     for key in ("DISCORD_TOKEN", "DISCORD_GUILD_ID", "INDEX_DIR", "SEEDS_DIR", "EMBED_MODEL", "LOG_FILE",
-                "LOG_LEVEL", "ANSWER_TOP_K", "RECORDS_URL"):
+                "LOG_LEVEL", "ANSWER_TOP_K", "RECORDS_URL", "SHARE_CORPORA"):
         monkeypatch.delenv(key, raising=False)
     values = {"DISCORD_TOKEN": TOKEN, "INDEX_DIR": str(tmp_path / "index"), "SEEDS_DIR": str(SEEDS)}
     for key, value in values.items():
@@ -80,6 +80,26 @@ def test_records_url_is_checked(env, fake_model, capsys, monkeypatch, tmp_path, 
     (problem,) = [line for line in out.splitlines() if line.startswith("PROBLEM")]
     assert problem.startswith("PROBLEM RECORDS_URL: cannot connect to the PostgreSQL database bot@") and \
         "check that the server is running" in problem and "s3cret" not in out, out
+
+
+def test_shared_corpora_are_checked(env, fake_model, capsys, monkeypatch, tmp_path, postgres_url):
+    """SHARE_CORPORA: the check reads the corpora from the database (a host with an empty INDEX_DIR
+    fetches them), and names the setting it needs."""
+    from index.shared import SharedCorpora
+
+    corpora = SharedCorpora(postgres_url, tmp_path / "other-host")
+    engine = Engine(tmp_path / "other-host", HashingEncoder(), EngineSettings(seeds_dir=SEEDS), corpora=corpora)
+    engine.ensure("seeds")
+    engine.close()
+    monkeypatch.setenv("SHARE_CORPORA", "true")
+    assert main(["run", "--check"]) == 2  # without RECORDS_URL: a configuration error, before any check
+    assert "configuration error: SHARE_CORPORA=true keeps the corpora in the PostgreSQL database of RECORDS_URL, which is empty" in capsys.readouterr().err
+    monkeypatch.setenv("RECORDS_URL", postgres_url)
+    assert main(["run", "--check"]) == 0
+    out = capsys.readouterr().out
+    (line,) = [line for line in out.splitlines() if "SHARE_CORPORA" in line]
+    assert line.startswith("ok") and "true: 1 corpus in PostgreSQL" in line, out
+    assert "corpus seeds: 1 articles, 13 sentences, generation 1" in out
 
 
 def test_a_corrupt_corpus_is_named_with_the_rebuild_command(env, fake_model, capsys):
