@@ -137,7 +137,8 @@ class Engine:
                               "point INDEX_DIR (or --index-dir) to a folder you can write to") from exc
         self._cache: EmbeddingCache | None = None  # opened by the first write: answering needs no write access
         self._indexes: OrderedDict[str, CorpusIndex] = OrderedDict()
-        self._load_lock = threading.Lock()
+        self._load_lock = threading.Lock()  # guards _indexes and _loaders
+        self._loaders: dict[str, threading.Lock] = {}  # one per corpus: its (re)load, which may fetch it first
 
     @property
     def cache(self) -> EmbeddingCache:
@@ -180,15 +181,21 @@ class Engine:
                     self._indexes.move_to_end(corpus)
             return loaded
         with self._load_lock:
-            loaded = self._indexes.get(corpus)
-            if loaded is not None and loaded.path.name == token:
-                return loaded
+            loader = self._loaders.setdefault(corpus, threading.Lock())
+        # Loading (with SHARE_CORPORA, first fetching a generation another host wrote) holds only this
+        # corpus's loader: questions to the other corpora go on meanwhile.
+        with loader:
+            with self._load_lock:
+                loaded = self._indexes.get(corpus)
+                if loaded is not None and loaded.path.name == token:
+                    return loaded
+                retrieval = self.settings.retrieval
             try:
                 fresh = self.backend.load(
                     cdir.current(),
                     model=self.encoder.name,
                     dimension=self.encoder.dimension,
-                    settings=self.settings.retrieval,
+                    settings=retrieval,
                 )
             except (IndexCorruptError, ModelMismatchError) as exc:
                 if "newsqa index build" in str(exc):
@@ -197,10 +204,13 @@ class Engine:
                     f"corpus {corpus!r}: {exc}; rebuild it from its sources with "
                     f"`newsqa index build --corpus {corpus}`"
                 ) from exc
-            self._indexes[corpus] = fresh
-            self._indexes.move_to_end(corpus)
-            while len(self._indexes) > self.settings.max_loaded:
-                self._indexes.popitem(last=False)  # its SQLite handle closes when the last reader lets go
+            with self._load_lock:
+                if self.settings.retrieval is not retrieval:  # use_retrieval() meanwhile: not kept, loaded anew next
+                    return fresh
+                self._indexes[corpus] = fresh
+                self._indexes.move_to_end(corpus)
+                while len(self._indexes) > self.settings.max_loaded:
+                    self._indexes.popitem(last=False)  # its SQLite handle closes when the last reader lets go
             return fresh
 
     def use_retrieval(self, retrieval: RetrievalSettings) -> None:

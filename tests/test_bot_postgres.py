@@ -9,6 +9,7 @@ host, or a shared file system), or, with SHARE_CORPORA, nothing else: each has i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import concurrent.futures
 import queue
 import threading
@@ -95,18 +96,35 @@ class Process:
         self.thread.join(timeout=60)
 
 
+@contextlib.contextmanager
+def two_processes(*settings: Settings) -> Iterator[list[tuple[Engine, NewsQABot, Process]]]:
+    """A started process (engine, bot, its SimCord) for each settings; all stopped and closed after."""
+    engines: list[Engine] = []
+    processes: list[Process] = []
+    try:
+        bots = []
+        for one in settings:
+            engine, bot = start_process(one)
+            engines.append(engine)
+            bots.append(bot)
+        for bot in bots:
+            processes.append(Process(bot))
+        yield list(zip(engines, bots, processes))
+    finally:
+        for process in processes:
+            process.stop()
+        for engine in engines:
+            engine.close()
+
+
 def test_admin_changes_through_one_process_are_seen_by_the_other(tmp_path: Path, postgres_url: str,
                                                                   server: FeedServer) -> None:
     shared = Settings(index_dir=tmp_path / "index", seeds_dir=SEEDS, cooldown_questions=50, feed_poll_minutes=0,
                       allow_private_urls=True, fetch_timeout=5.0, records_url=postgres_url, shard_count=2)
-    engine_a, bot_a = start_process(shared)  # host A: every shard (before the move)
-    engine_b, bot_b = start_process(replace(shared, shard_ids=(1,)))  # host B: shard 1, this server's
-    assert isinstance(bot_a.records.db, PostgresDatabase) and isinstance(bot_b.records.db, PostgresDatabase)
     server.feed("/herald.xml", [server.article("/news/council", "Council story", number=1, published=rfc822(1))])
-    a = b = None
-    try:
-        a, b = Process(bot_a), Process(bot_b)
-
+    # host A runs every shard (before the move), host B shard 1, this server's
+    with two_processes(shared, replace(shared, shard_ids=(1,))) as [(_, bot_a, a), (_, bot_b, b)]:
+        assert isinstance(bot_a.records.db, PostgresDatabase) and isinstance(bot_b.records.db, PostgresDatabase)
         # Through A: an article added, a feed followed, a question nobody could answer.
         added = a.do(a.admin.slash(a.channel, "add-article", file=("zorblax.txt", ZORB.encode())))
         assert "Added: `" in added.response.content
@@ -134,12 +152,6 @@ def test_admin_changes_through_one_process_are_seen_by_the_other(tmp_path: Path,
         # it all went through PostgreSQL: no SQLite records beside the shared corpora
         assert isinstance(bot_a.get_cog("Feeds").store.db, PostgresDatabase)
         assert not (shared.index_dir / "bot.sqlite").exists() and not (shared.index_dir / "feeds.sqlite").exists()
-    finally:
-        for process in (a, b):
-            if process is not None:
-                process.stop()
-        engine_a.close()
-        engine_b.close()
 
 
 def test_hosts_with_their_own_index_dirs_share_the_corpora(tmp_path: Path, postgres_url: str) -> None:
@@ -148,11 +160,9 @@ def test_hosts_with_their_own_index_dirs_share_the_corpora(tmp_path: Path, postg
     from B's generation."""
     common = Settings(seeds_dir=SEEDS, cooldown_questions=50, feed_poll_minutes=0, records_url=postgres_url,
                       share_corpora=True, shard_count=2)
-    engine_a, bot_a = start_process(replace(common, index_dir=tmp_path / "host-a"))
-    engine_b, bot_b = start_process(replace(common, index_dir=tmp_path / "host-b", shard_ids=(1,)))
-    a = b = None
-    try:
-        a, b = Process(bot_a), Process(bot_b)
+    with two_processes(replace(common, index_dir=tmp_path / "host-a"),
+                       replace(common, index_dir=tmp_path / "host-b", shard_ids=(1,))) as [(engine_a, _, a),
+                                                                                          (engine_b, _, b)]:
         added = a.do(a.admin.slash(a.channel, "add-article", file=("zorblax.txt", ZORB.encode())))
         assert "Added: `" in added.response.content
         answer = b.do(b.alice.slash(b.channel, "ask", question=ZORB_QUESTION))
@@ -165,12 +175,6 @@ def test_hosts_with_their_own_index_dirs_share_the_corpora(tmp_path: Path, postg
         live = engine_a.index(corpus).path
         assert live == tmp_path / "host-a" / "corpora" / corpus / live.name  # A's own copy
         assert engine_b.index(corpus).path == tmp_path / "host-b" / "corpora" / corpus / live.name  # of B's write
-    finally:
-        for process in (a, b):
-            if process is not None:
-                process.stop()
-        engine_a.close()
-        engine_b.close()
 
 
 # ------------------------------------------------------------------ the records database goes down

@@ -260,3 +260,38 @@ def test_the_bot_s_engine_moves_this_host_s_corpora_in_at_start(tmp_path: Path, 
     engine = make_engine(Settings(index_dir=tmp_path / "index", seeds_dir=seeds_dir, records_url=postgres_url))
     assert isinstance(engine.registry, LocalCorpora)  # SHARE_CORPORA off: INDEX_DIR, as before
     engine.close()
+
+
+def test_a_corpus_being_fetched_does_not_hold_up_the_others(tmp_path: Path, postgres_url: str, seeds_dir: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fetch holds only its own corpus: the other corpora of the host answer meanwhile."""
+    a = host(tmp_path, "a", postgres_url, LocalBackend(), seeds_dir)
+    b = host(tmp_path, "b", postgres_url, LocalBackend(), seeds_dir)
+    try:
+        a.ensure("default")
+        a.ensure("other")
+        b.ask(ANSWERABLE, corpus="other")
+        started, release = threading.Event(), threading.Event()
+        real = SharedCorpora.download
+
+        def slow(self, corpus, number, folder, only=None):  # noqa: ANN001 - SharedCorpora.download's
+            started.set()
+            assert release.wait(30)
+            return real(self, corpus, number, folder, only)
+
+        monkeypatch.setattr(SharedCorpora, "download", slow)
+        fetching = threading.Thread(target=b.ask, args=(ANSWERABLE,), kwargs={"corpus": "default"})
+        fetching.start()
+        assert started.wait(30)
+        try:
+            answers: list = []
+            other = threading.Thread(target=lambda: answers.append(b.ask(ANSWERABLE, corpus="other")))
+            other.start()
+            other.join(10)  # not waiting for "default"
+            assert answers and "$485 billion" in answers[0].hits[0].text
+        finally:
+            release.set()
+            fetching.join(30)
+    finally:
+        a.close()
+        b.close()
