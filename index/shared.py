@@ -39,7 +39,7 @@ from typing import Any
 from .database import CorpusLock, PostgresDatabase, StoreUnavailableError
 from .errors import IndexCorruptError, IndexMissingError, NewsQAError
 from .models import Document
-from .store import (CorpusDir, atomic_write, check_checksums, check_sizes, fsync_dir, fsync_tree, read_manifest,
+from .store import (CorpusDir, LocalCorpora, atomic_write, check_checksums, check_sizes, fsync_dir, fsync_tree, read_manifest,
                     saved_document_problem, staged_changes, state_problem)
 
 log = logging.getLogger(__name__)
@@ -110,8 +110,7 @@ class SharedCorpora:
             return [r[0] for r in self.db.run("SELECT name FROM shared_corpora WHERE live IS NOT NULL ORDER BY name")]
         except StoreUnavailableError as exc:
             log.warning("%s; listing the corpora this host has used", exc)
-            root = self.index_dir / "corpora"
-            return sorted(p.name for p in root.iterdir() if (p / "CURRENT").exists()) if root.is_dir() else []
+            return LocalCorpora(self.index_dir).names()  # their CURRENT files are this host's hints
 
     def close(self) -> None:
         self.db.close()
@@ -246,6 +245,17 @@ class SharedCorpora:
         return moved
 
 
+def _copy_problem(folder: Path, manifest: str) -> str | None:
+    """What is wrong with a downloaded generation, checked against its stored manifest, or None."""
+    try:
+        if (folder / "manifest.json").read_text(encoding="utf-8") != manifest:
+            return "manifest.json differs from the stored manifest"
+        files = json.loads(manifest).get("files") or {}
+    except (OSError, ValueError, AttributeError) as exc:
+        return f"manifest.json: {exc}"
+    return check_sizes(folder, files) or check_checksums(folder, files)
+
+
 def _host() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -307,10 +317,7 @@ class SharedCorpusDir(CorpusDir):
         try:
             temp.mkdir()
             self.shared.download(self.name, number, temp)
-            files = json.loads(manifest).get("files") or {}
-            problem = (None if (temp / "manifest.json").read_text(encoding="utf-8") == manifest else
-                       "manifest.json differs from the stored manifest") or check_sizes(temp, files) \
-                or check_checksums(temp, files)
+            problem = _copy_problem(temp, manifest)
             if problem:
                 raise IndexCorruptError(f"corpus {self.name!r}: the copy of {_gen(number)} downloaded from "
                                         f"{self.shared.where} is damaged ({problem}); rebuild with "

@@ -25,6 +25,10 @@ makes them: they are written as ``pending-<generation>.json`` before it is publi
 Whoever takes the writer lock next finishes the job: a pending file whose generation is live is
 applied, any other is deleted. So a write that fails or is killed before its generation goes live
 leaves nothing that a later build would pick up, and one killed after loses nothing.
+
+With SHARE_CORPORA (``index.shared``) the live generation, the generations' files and the sources are
+kept in PostgreSQL instead, and this layout is each host's cache of them (CURRENT: the generation the
+host last used).
 """
 
 from __future__ import annotations
