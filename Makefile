@@ -22,9 +22,10 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/newsqa run
 
-## the full test suite
+## the full test suite, then the SimCord bot tests again on INDEX_BACKEND=milvus (milvus-lite, ~1 min)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q --index-backend milvus tests/test_bot_*.py
 
 ## the unit tests only (no real model, no crash tests)
 test-fast: $(STAMP)
