@@ -105,12 +105,16 @@ class SharedCorpora:
         return SharedCorpusDir(self, name)
 
     def names(self) -> list[str]:
-        """The corpora with a live generation (this host's hints while PostgreSQL is unreachable)."""
+        """The corpora with a live generation (while PostgreSQL is unreachable: those this host has used,
+        whose CURRENT files are its hints)."""
+        if time.monotonic() < self._down_until:
+            return LocalCorpora(self.index_dir).names()
         try:
             return [r[0] for r in self.db.run("SELECT name FROM shared_corpora WHERE live IS NOT NULL ORDER BY name")]
         except StoreUnavailableError as exc:
-            log.warning("%s; listing the corpora this host has used", exc)
-            return LocalCorpora(self.index_dir).names()  # their CURRENT files are this host's hints
+            self._down_until = time.monotonic() + RETRY_SECONDS
+            log.warning("%s; listing the corpora this host has used, and trying again in %g s", exc, RETRY_SECONDS)
+            return LocalCorpora(self.index_dir).names()
 
     def close(self) -> None:
         self.db.close()

@@ -185,6 +185,7 @@ def test_a_host_answers_from_its_copy_while_postgresql_is_down(
             a.ask(ANSWERABLE)
         assert len(calls) == before
         assert a.corpora() == ["default"]  # the corpora this host has used
+        assert len(calls) == before  # without trying again either
     finally:
         monkeypatch.undo()
         a.close()
