@@ -131,31 +131,12 @@ def sentences_schema(client: Any, shared: bool, traits: int) -> tuple[Any, Any]:
     return s, index
 
 
-class Layout:
-    """What both layouts do alike: a corpus's live generation (a collection or a key) by corpus name; a
-    replacement writes the new generation, switches to it, then frees the old one (``free``)."""
+class Layout(common.GenerationLayout):
+    """A layout on one milvus-lite client."""
 
     def __init__(self, client: Any) -> None:
+        super().__init__()
         self.client = client
-        self.live: dict[str, str] = {}  # corpus -> its live collection or key
-
-    def write(self, corpus: Corpus, generation: int) -> str:
-        raise NotImplementedError
-
-    def free(self, old: str) -> None:
-        raise NotImplementedError
-
-    def add(self, corpus: Corpus) -> None:
-        self.live[corpus.name] = self.write(corpus, 1)
-
-    def replace(self, corpus: Corpus, generation: int) -> dict[str, float]:
-        t0 = time.perf_counter()
-        new = self.write(corpus, generation)
-        t1 = time.perf_counter()
-        old, self.live[corpus.name] = self.live[corpus.name], new  # the switch (CURRENT in the engine)
-        self.free(old)
-        t2 = time.perf_counter()
-        return {"write_new": t1 - t0, "free_old": t2 - t1}
 
 
 class PerCorpus(Layout):

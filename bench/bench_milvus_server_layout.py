@@ -213,38 +213,18 @@ def count(collection: Any, expr: str = "") -> int:
 # ----------------------------------------------------------------------------- the two layouts
 
 
-class Layout:
-    """A corpus's live generation (a collection or a key) by corpus name; a replacement writes the new
-    generation, switches to it, then frees the old one."""
-
-    name = ""
+class Layout(common.GenerationLayout):
+    """A layout on one server; ``stages`` times each step of each write."""
 
     def __init__(self, server: Server) -> None:
+        super().__init__()
         self.server = server
-        self.live: dict[str, Any] = {}
         self.stages: list[dict[str, float]] = []  # seconds of each step of each write
 
     def step(self, stages: dict[str, float], name: str, t0: float) -> float:
         now = time.perf_counter()
         stages[name] = now - t0
         return now
-
-    def add(self, corpus: Corpus) -> None:
-        self.live[corpus.name] = self.write(corpus, 1)
-
-    def replace(self, corpus: Corpus, generation: int) -> dict[str, float]:
-        t0 = time.perf_counter()
-        new = self.write(corpus, generation)
-        t1 = time.perf_counter()
-        old, self.live[corpus.name] = self.live[corpus.name], new
-        self.free(old)
-        return {"write_new": t1 - t0, "free_old": time.perf_counter() - t1}
-
-    def write(self, corpus: Corpus, generation: int) -> Any:
-        raise NotImplementedError
-
-    def free(self, old: Any) -> None:
-        raise NotImplementedError
 
 
 class PerCorpus(Layout):

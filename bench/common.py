@@ -550,3 +550,32 @@ def index_backend(name: str, index_dir: Path, milvus_uri: str | None = None) -> 
     from index.milvus_index import MilvusBackend
 
     return MilvusBackend(MilvusConfig(uri=milvus_uri or str(Path(index_dir) / "milvus.db")))
+
+
+class GenerationLayout:
+    """A way of keeping corpora in Milvus, for the layout benchmarks (bench_milvus_layout.py on milvus-lite,
+    bench_milvus_server_layout.py on a server): a corpus's live generation (a collection or a key) by
+    corpus name; a replacement writes the new generation, switches to it (CURRENT in the engine), then
+    frees the old one. Subclasses give ``write`` and ``free``."""
+
+    name = ""
+
+    def __init__(self) -> None:
+        self.live: dict[str, Any] = {}  # corpus -> its live collection or key
+
+    def write(self, corpus: Any, generation: int) -> Any:
+        raise NotImplementedError
+
+    def free(self, old: Any) -> None:
+        raise NotImplementedError
+
+    def add(self, corpus: Any) -> None:
+        self.live[corpus.name] = self.write(corpus, 1)
+
+    def replace(self, corpus: Any, generation: int) -> dict[str, float]:
+        t0 = time.perf_counter()
+        new = self.write(corpus, generation)
+        t1 = time.perf_counter()
+        old, self.live[corpus.name] = self.live[corpus.name], new
+        self.free(old)
+        return {"write_new": t1 - t0, "free_old": time.perf_counter() - t1}
