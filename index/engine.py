@@ -64,8 +64,8 @@ from .search import (
     sentence_traits,
 )
 from .segment import split_paragraphs, split_sentences
-from .store import (FORMAT_VERSION, CorpusDir, Corpora, LocalCorpora, SharedLock, atomic_write, check_corpus_name,
-                    file_table, write_tables)
+from .store import (FORMAT_VERSION, CorpusDir, Corpora, LocalCorpora, atomic_write, check_corpus_name, file_table,
+                    write_tables)
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +117,12 @@ class Engine:
     """Builds, updates and answers from the corpora of one index directory."""
 
     def __init__(self, index_dir: Path, encoder: Encoder, settings: EngineSettings | None = None,
-                 backend: IndexBackend | None = None, shared_lock: SharedLock | None = None,
-                 corpora: Corpora | None = None) -> None:
+                 backend: IndexBackend | None = None, corpora: Corpora | None = None) -> None:
         self.index_dir = Path(index_dir)
-        # where each corpus's live generation and sources are kept: this directory (the default), or
-        # PostgreSQL with this directory as the host's cache (index.shared, SHARE_CORPORA); writers also
-        # take ``shared_lock`` (RECORDS_URL's advisory lock: other hosts) besides each corpus's flock
-        self.registry: Corpora = corpora or LocalCorpora(self.index_dir, shared_lock)
+        # where each corpus's live generation and sources are kept (bot.stores.open_corpora): this
+        # directory (the default; with RECORDS_URL its writers also take an advisory lock for other
+        # hosts), or PostgreSQL with this directory as the host's cache (index.shared, SHARE_CORPORA)
+        self.registry: Corpora = corpora or LocalCorpora(self.index_dir)
         self.encoder = encoder
         self.settings = settings or EngineSettings()
         self.backend: IndexBackend = backend or LocalBackend()
